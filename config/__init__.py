@@ -1,0 +1,45 @@
+"""Typed, validated settings: the study definition and the deployment settings."""
+
+from config.errors import (
+    AnalysisError,
+    ConfigError,
+    DeliveryError,
+    FhirError,
+    FhirHTTPError,
+    FhirTimeout,
+    MappingError,
+    PelvicOutcomesError,
+    ReportError,
+    RunLockedError,
+)
+from config.study import (
+    AnalysisSettings,
+    Coding,
+    Instrument,
+    QualityGates,
+    StudyDefinition,
+    TimepointWindow,
+    load_study,
+    parse_study,
+)
+
+__all__ = [
+    "AnalysisError",
+    "AnalysisSettings",
+    "Coding",
+    "ConfigError",
+    "DeliveryError",
+    "FhirError",
+    "FhirHTTPError",
+    "FhirTimeout",
+    "Instrument",
+    "MappingError",
+    "PelvicOutcomesError",
+    "QualityGates",
+    "ReportError",
+    "RunLockedError",
+    "StudyDefinition",
+    "TimepointWindow",
+    "load_study",
+    "parse_study",
+]

@@ -1,0 +1,14 @@
+"""Extraction: FHIR servers or local files into a raw snapshot (NDJSON per type + manifest)."""
+
+from extractor.files import demo_source, read_files
+from extractor.snapshot import STUDY_RESOURCE_TYPES, Manifest, Problem, Snapshot, SnapshotWriter
+
+__all__ = [
+    "STUDY_RESOURCE_TYPES",
+    "Manifest",
+    "Problem",
+    "Snapshot",
+    "SnapshotWriter",
+    "demo_source",
+    "read_files",
+]

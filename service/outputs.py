@@ -1,0 +1,56 @@
+"""Writing a run's files: staged in the run's own folder, then published into --out atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+
+
+def write_csv(path: Path, frame: pd.DataFrame) -> None:
+    write_text_atomic(path, frame.to_csv(index=False, float_format="%.4f", lineterminator="\n"))
+
+
+def copy_atomic(source: Path, target: Path) -> None:
+    """Copy a file so that readers of ``target`` see the old or the new file, never half of one."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def publish(stage: Path, out: Path, names: list[str]) -> None:
+    """Copy the finished files of a run from its stage folder into ``out``, each atomically.
+
+    ``run.json`` goes last, so a reader who sees the new run.json also sees every file it lists.
+    """
+    ordered = [n for n in names if n != "run.json"] + (["run.json"] if "run.json" in names else [])
+    for name in ordered:
+        copy_atomic(stage / name, out / name)
