@@ -1,0 +1,36 @@
+"""Statistics of the study: pure functions from the cohort tables to a :class:`Results` tree.
+
+``analyse(patients, measures, plan)`` runs the whole plan; ``Results.to_dict()`` is ``results.json``
+(documented in ``docs/results.md``). No I/O, no logging, no plotting; caveats are collected in
+``Results.warnings`` as records of the warning classes below, never emitted as Python warnings.
+"""
+
+from analysis.analyse import analyse
+from analysis.plan import AnalysisPlan, Covariate
+from analysis.results import SCHEMA_VERSION, Results
+from analysis.warnings import (
+    AnalysisWarning,
+    FewEventsWarning,
+    MissingDataWarning,
+    NotComputableWarning,
+    NotEstimableWarning,
+    NumericalWarning,
+    PValueFloorWarning,
+    SmallSampleWarning,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "AnalysisPlan",
+    "AnalysisWarning",
+    "Covariate",
+    "FewEventsWarning",
+    "MissingDataWarning",
+    "NotComputableWarning",
+    "NotEstimableWarning",
+    "NumericalWarning",
+    "PValueFloorWarning",
+    "Results",
+    "SmallSampleWarning",
+    "analyse",
+]

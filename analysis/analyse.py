@@ -1,0 +1,51 @@
+"""The entry point: the whole analysis plan on one cohort."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from analysis.data import ENDPOINTS, check_inputs, scores
+from analysis.descriptive import table1
+from analysis.events import event_rates
+from analysis.methods import methods
+from analysis.paired import paired_comparison, sij_comparison
+from analysis.plan import AnalysisPlan
+from analysis.repeated import repeated_measures
+from analysis.results import Paired, Results, WarningRecord
+from analysis.survival import followup, survival_endpoint
+from analysis.warnings import WarningLog
+
+
+def analyse(patients: pd.DataFrame, measures: pd.DataFrame, plan: AnalysisPlan | None = None) -> Results:
+    """Every analysis of the plan on ``patients`` (cohort.csv layout) and ``measures`` (measures.csv layout).
+
+    Raises :class:`config.errors.AnalysisError` when a required column is missing or values are duplicated;
+    statistical caveats never raise: they are in ``Results.warnings``.
+    """
+    plan = plan or AnalysisPlan()
+    check_inputs(patients, measures, plan)
+    patients = patients.reset_index(drop=True)
+    ids = patients["study_id"]
+    log = WarningLog()
+    repeated = {
+        instrument: repeated_measures(scores(measures, instrument, plan.repeated_timepoints, ids), plan, log,
+                                      f"repeated_measures.{instrument}")
+        for instrument in plan.repeated_instruments
+    }
+    paired = Paired(
+        msts93=paired_comparison(scores(measures, "msts93", plan.msts_timepoints, ids), plan, log, "paired.msts93"),
+        sij_contralateral_mm=sij_comparison(scores(measures, "sij_contralateral_mm", plan.sij_timepoints, ids),
+                                            patients["zone_iv"], plan, log, "paired.sij_contralateral_mm"),
+    )
+    return Results(
+        n_patients=len(patients),
+        methods=methods(plan),
+        table1=table1(patients, plan, log),
+        repeated_measures=repeated,
+        paired=paired,
+        events=event_rates(patients, plan, log),
+        followup=followup(patients, plan, log),
+        survival={name: survival_endpoint(patients, columns, plan, log, f"survival.{name}")
+                  for name, columns in ENDPOINTS.items()},
+        warnings=[WarningRecord(w.code, w.message, w.scope) for w in log.items],
+    )

@@ -1,0 +1,38 @@
+"""Plain-language statement of every method, for the report's Methods section (``results.json`` ``methods``)."""
+
+from __future__ import annotations
+
+from analysis.plan import AnalysisPlan
+
+
+def methods(plan: AnalysisPlan) -> dict[str, str]:
+    level = f"{100 * plan.confidence_level:g}%"
+    return {
+        "quantiles": f"medians and quartiles by Hyndman–Fan type {plan.quantile_type} "
+                     f"(R quantile(type = {plan.quantile_type}); numpy method '{plan.quantile_method}')",
+        "sd": "standard deviations with n − 1 in the denominator",
+        "friedman": "Friedman rank-sum test on complete cases, with tie correction (R friedman.test)",
+        "pairwise": "Wilcoxon signed-rank test of later − earlier for every pair of timepoints on complete cases; "
+                    "exact when n < 50 with no ties and no zero differences, otherwise the normal approximation "
+                    "with tie and continuity correction (R wilcox.test's rule); Bonferroni adjustment (R p.adjust)",
+        "paired_t": f"paired t-test of after − before, {level} CI of the mean difference (R t.test(paired = TRUE)); "
+                    "Wilcoxon signed-rank test as sensitivity analysis",
+        "between_groups": "change after − before compared between zone-IV groups by Welch's t-test "
+                          "(R t.test) and the Wilcoxon rank-sum test (R wilcox.test)",
+        "p_floor": "p_floor: the smallest p-value a rank test can give with these sample sizes (2/2^n for the exact "
+                   "signed-rank test); flagged when at or above "
+                   f"{plan.p_floor_threshold:g}",
+        "proportions": f"exact Clopper–Pearson {level} CI (R binom.test)",
+        "kaplan_meier": f"Kaplan–Meier (lifelines), {level} CI by the log-log transform with Greenwood variance "
+                        "(R survfit(conf.type = 'log-log')); median by R's rule: first time with S(t) ≤ 0.5, or the "
+                        "midpoint of a stretch where S(t) is exactly 0.5",
+        "followup": "reverse Kaplan–Meier median follow-up: overall-survival times with death as censoring",
+        "logrank": "log-rank test (lifelines; R survdiff)",
+        "cox": f"Cox proportional hazards (lifelines CoxPHFitter), Efron ties, Wald {level} CI and p; "
+               f"reported not estimable on separation (a level without events, |log HR| > {plan.cox_max_abs_coef:g} "
+               f"or SE > {plan.cox_max_se:g}) or non-convergence",
+        "ph_test": "Schoenfeld-residual test per term (lifelines proportional_hazard_test; Grambsch–Therneau "
+                   "approximate variance as R survival < 3.0 cox.zph), time transform 1 − KM(t−) (R 'km')",
+        "honesty": f"warnings when a test has n < {plan.min_n_for_test}, a Cox model has fewer than "
+                   f"{plan.min_events_per_covariate} events per term, or a figure cannot be computed",
+    }

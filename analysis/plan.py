@@ -1,0 +1,94 @@
+"""The analysis plan: what to compute and with which rules, defaults as in the seed paper.
+
+Field names match ``config.study.AnalysisSettings`` where the two overlap, so a plan can be built from the
+study definition with ``AnalysisPlan(**settings_fields)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from config.errors import ConfigError
+
+QUANTILE_METHODS = {
+    1: "inverted_cdf",
+    2: "averaged_inverted_cdf",
+    3: "closest_observation",
+    4: "interpolated_inverted_cdf",
+    5: "hazen",
+    6: "weibull",
+    7: "linear",
+    8: "median_unbiased",
+    9: "normal_unbiased",
+}
+"""Hyndman–Fan sample-quantile types (R ``quantile(type=)``) → numpy ``quantile(method=)``."""
+
+EVENT_FLAGS = (
+    "heterotopic_ossification", "screw_fracture", "dislocation", "delayed_wound_healing", "deep_infection",
+    "periprosthetic_osteolysis", "implant_loosening", "local_recurrence", "distant_metastasis", "death",
+)
+
+
+@dataclass(frozen=True)
+class Covariate:
+    """A survival covariate: a categorical column with a reference level, or a 0/1 column (``reference=None``).
+
+    ``levels`` orders the non-reference levels (one Cox term ``name=level`` each); levels found in the data
+    but not listed follow in alphabetical order. Levels absent from the data get no term.
+    """
+
+    name: str
+    reference: str | None = None
+    levels: tuple[str, ...] = ()
+
+
+DEFAULT_COVARIATES = (
+    Covariate("sex", "male", ("female",)),
+    Covariate("tumor_category", "primary", ("secondary",)),
+    Covariate("resection_margin", "wide", ("marginal", "intralesional", "radical")),
+    Covariate("zone_iv"),
+)
+
+
+@dataclass(frozen=True)
+class AnalysisPlan:
+    """Rules of the analysis. Every field has the seed paper's default."""
+
+    quantile_type: int = 7
+    alpha: float = 0.05
+    repeated_instruments: tuple[str, ...] = ("vas", "kps")
+    repeated_timepoints: tuple[str, ...] = ("pre", "1m", "3m", "6m")
+    msts_timepoints: tuple[str, str] = ("pre", "3m")
+    sij_timepoints: tuple[str, str] = ("pre", "6m")
+    event_flags: tuple[str, ...] = EVENT_FLAGS
+    survival_covariates: tuple[Covariate, ...] = DEFAULT_COVARIATES
+    min_n_for_test: int = 10
+    min_events_per_covariate: int = 10
+    p_floor_threshold: float = 0.001
+    """A rank test whose smallest attainable p is at or above this is flagged (the paper reports P < 0.001)."""
+    cox_max_abs_coef: float = 10.0
+    """|log HR| above this (HR beyond e^±10) is taken as a sign of separation: "not estimable"."""
+    cox_max_se: float = 5.0
+    """A standard error of log HR above this is taken as a sign of separation: "not estimable"."""
+
+    def __post_init__(self) -> None:
+        if self.quantile_type not in QUANTILE_METHODS:
+            raise ConfigError("analysis.quantile_type", f"{self.quantile_type} is not a Hyndman–Fan type",
+                              "use an integer from 1 to 9 (7 is R's default)")
+        if not 0 < self.alpha < 1:
+            raise ConfigError("analysis.alpha", f"{self.alpha} is not between 0 and 1", "use e.g. 0.05")
+        if len(set(self.repeated_timepoints)) < 2:
+            raise ConfigError("analysis.repeated_timepoints", "fewer than two distinct timepoints",
+                              'list at least two, e.g. ["pre", "1m", "3m", "6m"]')
+        for name in ("min_n_for_test", "min_events_per_covariate"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"analysis.{name}", "must be at least 1", "use e.g. 10")
+
+    @property
+    def quantile_method(self) -> str:
+        """The numpy ``quantile`` method for :attr:`quantile_type`."""
+        return QUANTILE_METHODS[self.quantile_type]
+
+    @property
+    def confidence_level(self) -> float:
+        return 1.0 - self.alpha

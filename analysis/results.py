@@ -1,0 +1,273 @@
+"""The results tree: plain frozen dataclasses, turned into the ``results.json`` layout by :meth:`Results.to_dict`.
+
+Field names are the JSON keys (``docs/results.md``); mappings keyed by instrument, timepoint, endpoint or
+covariate are ``dict``s. A figure that cannot be computed is ``None`` (JSON ``null``) and a warning says why.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = "1.0"
+
+
+@dataclass(frozen=True)
+class WarningRecord:
+    code: str
+    message: str
+    scope: str
+
+
+@dataclass(frozen=True)
+class LevelCount:
+    level: str
+    count: int
+    percent: float | None
+
+
+@dataclass(frozen=True)
+class FlagCount:
+    count: int
+    n: int
+    percent: float | None
+
+
+@dataclass(frozen=True)
+class NumericSummary:
+    n: int
+    mean: float | None
+    sd: float | None
+    median: float | None
+    q1: float | None
+    q3: float | None
+    min: float | None
+    max: float | None
+
+
+@dataclass(frozen=True)
+class Table1:
+    n: int
+    sex: list[LevelCount]
+    age: NumericSummary
+    diagnosis: list[LevelCount]
+    tumor_category: list[LevelCount]
+    enneking_zones: list[LevelCount]
+    zone_iv: FlagCount
+    resection_margin: list[LevelCount]
+    reconstruction: list[LevelCount]
+
+
+@dataclass(frozen=True)
+class TimepointSummary:
+    n: int
+    median: float | None
+    q1: float | None
+    q3: float | None
+    mean: float | None
+    sd: float | None
+
+
+@dataclass(frozen=True)
+class Friedman:
+    statistic: float | None
+    df: int | None
+    p: float | None
+    n: int
+
+
+@dataclass(frozen=True)
+class SignedRank:
+    """Wilcoxon signed-rank test of later − earlier; ``statistic`` is R's V (sum of positive ranks)."""
+
+    statistic: float | None
+    p: float | None
+    n: int
+    n_zero: int
+    method: str
+    method_reason: str
+    p_floor: float | None
+
+
+@dataclass(frozen=True)
+class PairwiseComparison(SignedRank):
+    a: str = ""
+    b: str = ""
+    p_adjusted: float | None = None
+    p_adjusted_floor: float | None = None
+
+
+@dataclass(frozen=True)
+class RepeatedMeasures:
+    timepoints: dict[str, TimepointSummary]
+    friedman: Friedman
+    pairwise: list[PairwiseComparison]
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """Paired t-test of after − before on the patients with both values."""
+
+    before: str
+    after: str
+    n: int
+    mean_pre: float | None
+    sd_pre: float | None
+    mean_post: float | None
+    sd_post: float | None
+    mean_difference: float | None
+    ci_lower: float | None
+    ci_upper: float | None
+    t: float | None
+    df: int | None
+    p: float | None
+    wilcoxon: SignedRank
+
+
+@dataclass(frozen=True)
+class RankSum:
+    """Wilcoxon rank-sum (Mann–Whitney) test; ``statistic`` is R's W (U of the first group)."""
+
+    statistic: float | None
+    p: float | None
+    method: str
+    method_reason: str
+    p_floor: float | None
+
+
+@dataclass(frozen=True)
+class GroupComparison:
+    """Change (after − before) compared between the zone-IV and no-zone-IV groups: Welch t and rank-sum."""
+
+    n_zone_iv: int
+    n_no_zone_iv: int
+    mean_change_zone_iv: float | None
+    sd_change_zone_iv: float | None
+    mean_change_no_zone_iv: float | None
+    sd_change_no_zone_iv: float | None
+    t: float | None
+    df: float | None
+    p: float | None
+    rank_sum: RankSum
+
+
+@dataclass(frozen=True)
+class SijComparison:
+    zone_iv: PairedComparison
+    no_zone_iv: PairedComparison
+    between_groups: GroupComparison
+
+
+@dataclass(frozen=True)
+class Paired:
+    msts93: PairedComparison
+    sij_contralateral_mm: SijComparison
+
+
+@dataclass(frozen=True)
+class EventRate:
+    name: str
+    count: int
+    n: int
+    percent: float | None
+    ci_lower: float | None
+    ci_upper: float | None
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    n: int
+    mean_months: float | None
+    median_months: float | None
+    min_months: float | None
+    max_months: float | None
+    reverse_km_median_months: float | None
+    reverse_km_median_reached: bool
+
+
+@dataclass(frozen=True)
+class KmPoint:
+    time_months: float
+    survival: float
+    ci_lower: float | None
+    ci_upper: float | None
+    at_risk: int
+    events: int
+
+
+@dataclass(frozen=True)
+class LogRank:
+    statistic: float | None
+    df: int | None
+    p: float | None
+    groups: list[str]
+
+
+@dataclass(frozen=True)
+class CoxTerm:
+    term: str
+    covariate: str
+    coef: float | None = None
+    se: float | None = None
+    hr: float | None = None
+    ci_lower: float | None = None
+    ci_upper: float | None = None
+    p: float | None = None
+    ph_statistic: float | None = None
+    ph_p: float | None = None
+
+
+@dataclass(frozen=True)
+class UnivariableTerm(CoxTerm):
+    estimable: bool = False
+    reason: str | None = None
+    n: int = 0
+    events: int = 0
+
+
+@dataclass(frozen=True)
+class CoxModel:
+    estimable: bool
+    reason: str | None
+    n: int
+    events: int
+    events_per_term: float | None
+    terms: list[CoxTerm]
+
+
+@dataclass(frozen=True)
+class Cox:
+    univariable: list[UnivariableTerm]
+    multivariable: CoxModel
+
+
+@dataclass(frozen=True)
+class SurvivalEndpoint:
+    n: int
+    events: int
+    median_months: float | None
+    median_reached: bool
+    km: list[KmPoint]
+    censored_months: list[float]
+    logrank: dict[str, LogRank]
+    cox: Cox
+
+
+@dataclass(frozen=True)
+class Results:
+    n_patients: int
+    methods: dict[str, str]
+    table1: Table1
+    repeated_measures: dict[str, RepeatedMeasures]
+    paired: Paired
+    events: list[EventRate]
+    followup: FollowUp
+    survival: dict[str, SurvivalEndpoint]
+    warnings: list[WarningRecord] = field(default_factory=list)
+    schema_version: str = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``results.json`` document: plain dicts, lists, str, int, float, bool and None."""
+        raw = dataclasses.asdict(self)
+        return {"schema_version": raw.pop("schema_version"), **raw}
