@@ -1,0 +1,107 @@
+"""The warnings of ``results.json``, numbered once and cited next to the figures they qualify.
+
+A warning is ``{code, message, scope}``; ``scope`` is the dotted results.json path it is about, e.g.
+``survival.os.cox.multivariable``. A figure at path P is qualified by every warning whose scope is P, an
+ancestor of P (``survival.os`` qualifies the OS median) or a descendant of P (``survival.os.logrank.sex``
+qualifies "the log-rank tests"). Warnings with the same code and message are one caveat with several
+scopes, so "log-rank test on n = 7" is printed once, not eight times. Warnings without a scope are
+matched by the words a reader would search for (``VAS``, ``PFS`` …).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+# Words that tie an unscoped warning to a results.json subtree.
+KEYWORDS: dict[str, tuple[str, ...]] = {
+    "repeated_measures.vas": ("VAS", "pain"),
+    "repeated_measures.kps": ("KPS", "Karnofsky"),
+    "paired.msts93": ("MSTS",),
+    "paired.sij_contralateral_mm": ("SIJ", "sacroiliac"),
+    "events": ("complication", "Clopper"),
+    "followup": ("follow-up",),
+    "survival.os": ("OS", "overall survival"),
+    "survival.pfs": ("PFS", "progression"),
+}
+
+
+@dataclass(frozen=True)
+class Caveat:
+    number: int
+    code: str
+    message: str
+    scopes: tuple[str, ...]
+
+    @property
+    def scope_text(self) -> str:
+        return ", ".join(self.scopes)
+
+
+def _scope_of(item: dict[str, Any]) -> str:
+    for key in ("scope", "path", "where"):
+        value = item.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+def on_path(scope: str, path: str) -> bool:
+    """``scope`` is ``path``, above it or below it."""
+    return scope == path or scope.startswith(path + ".") or path.startswith(scope + ".")
+
+
+def _mentions(message: str, path: str) -> bool:
+    for key, words in KEYWORDS.items():
+        if on_path(key, path) and any(re.search(rf"\b{re.escape(w)}\b", message, re.IGNORECASE) for w in words):
+            return True
+    return False
+
+
+def _grouped(warnings: Any) -> dict[tuple[str, str], list[str]]:
+    groups: dict[tuple[str, str], list[str]] = {}
+    for item in warnings if isinstance(warnings, list) else []:
+        if isinstance(item, dict):
+            key, scope = (str(item.get("code", "")), str(item.get("message", ""))), _scope_of(item)
+        else:
+            key, scope = ("", str(item)), ""
+        scopes = groups.setdefault(key, [])
+        if scope not in scopes:
+            scopes.append(scope)
+    return groups
+
+
+class Caveats:
+    """The numbered, de-duplicated warnings of one run."""
+
+    def __init__(self, warnings: Any) -> None:
+        self.all: list[Caveat] = [
+            Caveat(number, code, message, tuple(s for s in scopes if s))
+            for number, ((code, message), scopes) in enumerate(_grouped(warnings).items(), start=1)
+        ]
+
+    def _applies(self, caveat: Caveat, path: str) -> bool:
+        if caveat.scopes:
+            return any(on_path(scope, path) for scope in caveat.scopes)
+        return _mentions(caveat.message, path)
+
+    def about(self, *paths: str) -> list[Caveat]:
+        """The caveats that qualify the figure(s) at any of ``paths``, in number order."""
+        return [c for c in self.all if any(self._applies(c, p) for p in paths)]
+
+    def refs(self, *paths: str) -> str:
+        """``[3, 5]``, or an empty string."""
+        numbers = [str(c.number) for c in self.about(*paths)]
+        return f"[{', '.join(numbers)}]" if numbers else ""
+
+    def reason(self, *paths: str, fallback: str = "no reason was given") -> str:
+        """Why a figure is missing: the messages of its caveats, or ``fallback``."""
+        found = self.about(*paths)
+        return "; ".join(c.message for c in found) if found else fallback
+
+    def cited(self, refs: Iterable[str]) -> list[Caveat]:
+        """The caveats whose numbers appear in any of the ``[n, m]`` strings given."""
+        numbers = {int(n) for text in refs for n in re.findall(r"\d+", text)}
+        return [c for c in self.all if c.number in numbers]

@@ -1,0 +1,160 @@
+"""The change log: what is different in this run's cohort and measures from the previous successful run.
+
+Patients are matched by study id (the pseudonym is stable from night to night). Each difference is put
+in one bucket, so nothing is counted twice:
+
+* new / removed patients;
+* new events: a complication or event flag (or death) that is 1 now and was not 1 before, new patients
+  included; retracted events: a flag that went from 1 to 0 (a correction in the source, worth a look);
+* follow-up updated: the time columns (follow-up, OS and PFS months) moved, which happens every night
+  as patients are seen; derived indicators (``os_event``, ``pfs_event``) follow their sources;
+* changed values: any other cohort field of a continuing patient, and any measure value at the same
+  instrument and timepoint; new and removed measures are counted apart.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from config.errors import ReportError
+from reports.inputs import COHORT, MEASURES, read_run_manifest
+
+TIME_COLUMNS = ("followup_months", "os_months", "pfs_months")
+DERIVED_COLUMNS = ("os_event", "pfs_event")
+MEASURE_KEY = ["study_id", "instrument", "timepoint"]
+
+
+@dataclass(frozen=True)
+class ValueChange:
+    study_id: str
+    what: str  # a cohort column, or an instrument
+    before: str
+    after: str
+    timepoint: str = ""  # set for a measure
+
+
+@dataclass
+class ChangeLog:
+    previous_run_id: str = ""
+    previous_cutoff: str = ""
+    compared: bool = False
+    note: str = ""
+    new_patients: list[str] = field(default_factory=list)
+    removed_patients: list[str] = field(default_factory=list)
+    new_events: list[tuple[str, str, bool]] = field(default_factory=list)  # study id, flag, is new patient
+    retracted_events: list[tuple[str, str]] = field(default_factory=list)
+    changed_values: list[ValueChange] = field(default_factory=list)
+    new_measures: list[ValueChange] = field(default_factory=list)
+    removed_measures: list[ValueChange] = field(default_factory=list)
+    followup_updated: int = 0
+
+    @property
+    def events_by_flag(self) -> dict[str, int]:
+        return dict(Counter(flag for _, flag, _ in self.new_events))
+
+    @property
+    def any(self) -> bool:
+        return bool(
+            self.new_patients or self.removed_patients or self.new_events or self.retracted_events
+            or self.changed_values or self.new_measures or self.removed_measures
+        )
+
+
+def _text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        x, y = float(a), float(b)
+    except (TypeError, ValueError):
+        return _text(a) == _text(b)
+    if math.isnan(x) or math.isnan(y):
+        return math.isnan(x) and math.isnan(y)
+    return math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9)
+
+
+def _flag(value: Any) -> bool:
+    try:
+        return float(value) == 1.0
+    except (TypeError, ValueError):
+        return False
+
+
+def _cohort_changes(log: ChangeLog, now: pd.DataFrame, before: pd.DataFrame, flags: tuple[str, ...]) -> None:
+    now_ix = now.set_index("study_id")
+    before_ix = before.drop_duplicates("study_id").set_index("study_id")
+    log.new_patients = sorted(set(now_ix.index) - set(before_ix.index))
+    log.removed_patients = sorted(set(before_ix.index) - set(now_ix.index))
+    flag_cols = [c for c in flags if c in now_ix.columns]
+    for sid in now_ix.index:
+        old = before_ix.loc[sid] if sid in before_ix.index else None
+        for flag in flag_cols:
+            was = old is not None and flag in before_ix.columns and _flag(old[flag])
+            if _flag(now_ix.loc[sid, flag]) and not was:
+                log.new_events.append((sid, flag, old is None))
+            elif old is not None and was and not _flag(now_ix.loc[sid, flag]):
+                log.retracted_events.append((sid, flag))
+    skip = {*flag_cols, *TIME_COLUMNS, *DERIVED_COLUMNS}
+    shared = [c for c in now_ix.columns if c in before_ix.columns and c not in skip]
+    times = [c for c in TIME_COLUMNS if c in now_ix.columns and c in before_ix.columns]
+    for sid in sorted(set(now_ix.index) & set(before_ix.index)):
+        a, b = before_ix.loc[sid], now_ix.loc[sid]
+        log.changed_values += [ValueChange(sid, c, _text(a[c]), _text(b[c])) for c in shared if not _same(a[c], b[c])]
+        log.followup_updated += any(not _same(a[c], b[c]) for c in times)
+
+
+def _measure_changes(log: ChangeLog, now: pd.DataFrame, before: pd.DataFrame) -> None:
+    def keyed(frame: pd.DataFrame) -> dict[tuple[str, str, str], Any]:
+        rows = frame.drop_duplicates(MEASURE_KEY)
+        return {(str(r.study_id), str(r.instrument), str(r.timepoint)): r.value for r in rows.itertuples()}
+
+    a, b = keyed(before), keyed(now)
+    for key in sorted(set(a) | set(b)):
+        sid, instrument, timepoint = key
+        if key not in a:
+            log.new_measures.append(ValueChange(sid, instrument, "", _text(b[key]), timepoint))
+        elif key not in b:
+            log.removed_measures.append(ValueChange(sid, instrument, _text(a[key]), "", timepoint))
+        elif not _same(a[key], b[key]):
+            log.changed_values.append(ValueChange(sid, instrument, _text(a[key]), _text(b[key]), timepoint))
+
+
+def compare_runs(
+    cohort: pd.DataFrame, measures: pd.DataFrame, previous: Path | None, flags: tuple[str, ...]
+) -> ChangeLog:
+    """The change log against the run in ``previous`` (None: first run, nothing to compare)."""
+    if previous is None:
+        return ChangeLog(note="First run: there is no previous successful run to compare with.")
+    manifest = read_run_manifest(previous)
+    log = ChangeLog(
+        previous_run_id=str(manifest.get("run_id") or previous.name),
+        previous_cutoff=str((manifest.get("source") or {}).get("extracted_at") or ""),
+    )
+    try:
+        before_cohort = pd.read_csv(previous / COHORT, dtype={"study_id": str})
+        before_measures = pd.read_csv(previous / MEASURES, dtype={"study_id": str})
+        _cohort_changes(log, cohort, before_cohort, flags)
+        _measure_changes(log, measures, before_measures)
+    except (OSError, ValueError, KeyError) as exc:
+        note = f"The previous run's tables could not be read ({type(exc).__name__}); no comparison was made."
+        return ChangeLog(log.previous_run_id, log.previous_cutoff, note=note)
+    log.compared = True
+    return log
+
+
+def require_unique_ids(cohort: pd.DataFrame) -> None:
+    """The change log matches patients by study id; duplicated ids would make it wrong."""
+    duplicated = cohort["study_id"].duplicated()
+    if duplicated.any():
+        raise ReportError(f"cohort.csv repeats {int(duplicated.sum())} study id(s); cannot compare runs")

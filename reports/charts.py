@@ -1,0 +1,175 @@
+"""The report's charts, drawn by matplotlib as SVG strings (crisp in print, inline in the HTML).
+
+Figures are built with the object API (``matplotlib.figure.Figure``) on the Agg/SVG canvases: no pyplot,
+no global figure registry, nothing to show or leak. Every chart uses one palette that stays readable in
+greyscale (dark ink, mid accent, light band, grey for individual patients) and line styles that differ
+as well as colours. Text stays text (DejaVu Sans: Debian's fonts-dejavu-core must be installed for
+WeasyPrint to draw it), styles become presentation attributes, and the SVG references no URL.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from reports import labels
+from reports.formatting import as_float
+
+INK = "#1d3557"  # medians, means, survival curves (dark in greyscale)
+ACCENT = "#a63d2a"  # the second group (dark-mid grey in greyscale)
+BAND = "#a9c4de"  # IQR and confidence bands (light)
+PATIENT = "#ababab"  # one line per patient (light grey)
+WIDTH_IN = 6.7  # the text width of an A4 page with 18 mm margins
+
+RC: dict[Any, Any] = {  # matplotlib types the keys as a Literal of every rcParams name
+    "font.family": "DejaVu Sans",
+    "font.size": 8,
+    "axes.titlesize": 8.5,
+    "axes.labelsize": 8,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "xtick.labelsize": 7.5,
+    "ytick.labelsize": 7.5,
+    "legend.fontsize": 7,
+    "legend.frameon": False,
+    "svg.fonttype": "none",
+    "svg.hashsalt": "pelvic-outcomes",
+    "text.parse_math": False,  # labels come from the study definition: a "$" is a dollar, not TeX
+}
+
+
+def _declarations(css: str) -> str:
+    """``fill: #fff; stroke: none`` → `` fill="#fff" stroke="none"`` (SVG presentation attributes)."""
+    pairs = (item.split(":", 1) for item in css.split(";") if ":" in item)
+    return "".join(f' {name.strip()}="{html.escape(value.strip(), quote=True)}"' for name, value in pairs)
+
+
+def _presentation_attributes(svg: str) -> str:
+    """Move CSS in ``style`` attributes and the ``<style>`` rule into presentation attributes.
+
+    Inline in HTML, an SVG's styles would go through the HTML cascade, where WeasyPrint warns about every
+    SVG property; attributes are read by its SVG renderer only (and by every browser).
+    """
+    rule = re.search(r"<style[^>]*>\s*\*\s*\{([^}]*)\}\s*</style>", svg)
+    svg = re.sub(r"<style[^>]*>.*?</style>", "", svg, flags=re.DOTALL)
+    if rule:
+        svg = svg.replace("<svg ", f"<svg{_declarations(rule[1])} ", 1)
+    return re.sub(r'\sstyle="([^"]*)"', lambda m: _declarations(m[1]), svg)
+
+
+def to_svg(fig: Figure, prefix: str) -> str:
+    """Serialise a figure to an SVG element without XML prolog, doctype, metadata or CSS.
+
+    Several charts share one HTML document, so ids must be unique in it: ids that something refers to
+    (clip paths, markers) get ``prefix``; the others (matplotlib labels every group) are dropped.
+    """
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
+    text = buffer.getvalue()
+    text = re.sub(r"<metadata>.*?</metadata>", "", text[text.index("<svg"):], flags=re.DOTALL)
+    referenced = set(re.findall(r"url\(#([^)]+)\)|href=\"#([^\"]+)\"", text))
+    used = {name for pair in referenced for name in pair if name}
+    text = re.sub(r'\sid="([^"]+)"', lambda m: f' id="{prefix}-{m[1]}"' if m[1] in used else "", text)
+    text = re.sub(r"url\(#([^)]+)\)", lambda m: f"url(#{prefix}-{m[1]})", text)
+    text = re.sub(r'href="#([^"]+)"', lambda m: f'href="#{prefix}-{m[1]}"', text)
+    return _presentation_attributes(text)
+
+
+def new_figure(height_in: float, width_in: float = WIDTH_IN) -> Figure:
+    return Figure(figsize=(width_in, height_in), layout="constrained")
+
+
+def month_of(timepoint: str) -> float:
+    """Where a timepoint sits on a months axis: ``pre`` at 0, ``3m`` at 3."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)m", timepoint)
+    return float(match.group(1)) if match else 0.0
+
+
+def _wide(measures: pd.DataFrame, instrument: str, timepoints: Sequence[str]) -> pd.DataFrame:
+    """Values of one instrument, one row per patient, one column per timepoint."""
+    rows = measures[measures["instrument"] == instrument]
+    table = rows.pivot_table(index="study_id", columns="timepoint", values="value", aggfunc="first")
+    return table.reindex(columns=list(timepoints))
+
+
+def _trend_panel(ax: Axes, wide: pd.DataFrame, summary: dict[str, Any], timepoints: Sequence[str]) -> None:
+    x = np.array([month_of(t) for t in timepoints])
+    for _, row in wide.iterrows():
+        ax.plot(x, row.to_numpy(dtype=float), color=PATIENT, lw=0.7, alpha=0.8, marker="o", ms=2)
+    stats = [summary.get(t) or {} for t in timepoints]
+    med = np.array([as_float(s.get("median")) for s in stats], dtype=float)
+    q1 = np.array([as_float(s.get("q1")) for s in stats], dtype=float)
+    q3 = np.array([as_float(s.get("q3")) for s in stats], dtype=float)
+    ax.fill_between(x, q1, q3, color=BAND, alpha=0.55, lw=0, label="IQR")
+    ax.plot(x, med, color=INK, lw=2, marker="s", ms=4, label="Median")
+    ax.plot([], [], color=PATIENT, lw=0.7, label="Patients")
+    ax.set_xticks(x, [labels.timepoint(t) if t == "pre" else f"{month_of(t):g}" for t in timepoints])
+    ax.set_xlabel("Months after surgery")
+
+
+def trend_chart(
+    measures: pd.DataFrame, results: dict[str, Any], instruments: Sequence[tuple[str, str]], timepoints: Sequence[str]
+) -> str:
+    """VAS and KPS side by side: a grey line per patient, the median with its IQR band."""
+    with matplotlib.rc_context(RC):
+        fig = new_figure(2.5)
+        axes = fig.subplots(1, len(instruments), squeeze=False)[0]
+        for ax, (name, label) in zip(axes, instruments, strict=True):
+            summary = ((results.get("repeated_measures") or {}).get(name) or {}).get("timepoints") or {}
+            _trend_panel(ax, _wide(measures, name, timepoints), summary, timepoints)
+            ax.set_ylabel(label)
+            ax.set_title(labels.instrument_title(label), loc="left")
+        handles, names = axes[0].get_legend_handles_labels()
+        fig.legend(handles, names, loc="outside upper right", ncols=3)
+        return to_svg(fig, "trends")
+
+
+def _paired_panel(ax: Axes, wide: pd.DataFrame, pair: tuple[str, str], colour: str, title: str) -> None:
+    values = wide.reindex(columns=list(pair)).dropna()
+    x = np.array([0.0, 1.0])
+    for _, row in values.iterrows():
+        ax.plot(x, row.to_numpy(dtype=float), color=PATIENT, lw=0.8, marker="o", ms=3)
+    if len(values):
+        means = values.mean().to_numpy(dtype=float)
+        sds = values.std(ddof=1).to_numpy(dtype=float) if len(values) > 1 else np.zeros(2)
+        ax.errorbar(x + 0.12, means, yerr=sds, color=colour, lw=1.8, marker="D", ms=4, capsize=3, label="Mean ± SD")
+    ax.set_xticks(x, [labels.timepoint(t) for t in pair])
+    ax.set_xlim(-0.35, 1.45)
+    ax.set_title(f"{title} (n = {len(values)})", loc="left")
+
+
+def paired_chart(
+    measures: pd.DataFrame,
+    cohort: pd.DataFrame,
+    msts: tuple[str, str],
+    sij: tuple[str, str],
+    axis_labels: dict[str, str],
+) -> str:
+    """MSTS 93 before/after, and the contralateral SIJ space before/after by zone-IV group."""
+    with matplotlib.rc_context(RC):
+        fig = new_figure(2.5)
+        ax_msts, ax_iv, ax_no = fig.subplots(1, 3)
+        ax_no.sharey(ax_iv)
+        _paired_panel(ax_msts, _wide(measures, "msts93", msts), msts, INK, "MSTS 93")
+        ax_msts.set_ylabel(axis_labels.get("msts93", "MSTS 93 (points)"))
+        sij_wide = _wide(measures, "sij_contralateral_mm", sij)
+        zone = cohort.set_index("study_id")["zone_iv"] if "zone_iv" in cohort else pd.Series(dtype=float)
+        in_iv = sij_wide.index.isin(zone[zone == 1].index)
+        _paired_panel(ax_iv, sij_wide[in_iv], sij, ACCENT, "SIJ, zone IV")
+        _paired_panel(ax_no, sij_wide[~in_iv], sij, INK, "SIJ, no zone IV")
+        ax_iv.set_ylabel(axis_labels.get("sij_contralateral_mm", "SIJ space (mm)"))
+        if ax_msts.get_legend_handles_labels()[0]:
+            ax_msts.legend(loc="lower right")
+        return to_svg(fig, "paired")

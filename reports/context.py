@@ -1,0 +1,164 @@
+"""The template context: everything the templates print, as display strings built from the run's files.
+
+Templates only lay this out. Data strings stay plain ``str`` (autoescaped by Jinja); only our own SVG
+charts and our own stylesheet are marked safe, in :mod:`reports.render`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import PurePosixPath, PureWindowsPath
+from typing import Any
+from urllib.parse import urlsplit
+
+from config.study import StudyDefinition
+from reports import appendix, findings, labels, sections, survival
+from reports import formatting as fmt
+from reports.caveats import Caveats
+from reports.changes import ChangeLog
+from reports.inputs import RunFiles
+from reports.table1 import table1
+
+MONTH_DAYS = 30.4375
+
+
+def source_label(location: str, kind: str) -> str:
+    """The host of a URL (never its credentials, path or query), or the last component of a local path."""
+    parts = urlsplit(location)
+    if parts.scheme in {"http", "https"}:
+        host = parts.hostname or "unknown host"
+        return f"{host}:{parts.port}" if parts.port else host
+    name = PureWindowsPath(location).name if "\\" in location else PurePosixPath(location).name
+    return f"local files ({name})" if name else (kind or "unknown source")
+
+
+def cutoff(extracted_at: str) -> tuple[str, str]:
+    """(full, date) display forms of the data cut-off: ``2024-06-30 02:00 UTC`` and ``2024-06-30``."""
+    try:
+        moment = datetime.fromisoformat(extracted_at)
+    except ValueError:
+        return (extracted_at or "unknown", extracted_at[:10] or "unknown")
+    offset = moment.utcoffset()
+    zone = "" if offset is None else " UTC" if not offset.total_seconds() else moment.strftime(" UTC%z")
+    return moment.strftime("%Y-%m-%d %H:%M") + zone, moment.strftime("%Y-%m-%d")
+
+
+def change_summary(log: ChangeLog) -> list[dict[str, str]]:
+    """The cover's counts of what changed since the previous run."""
+    if not log.compared:
+        return []
+    by_flag = ", ".join(f"{labels.flag(k).lower()} {v}" for k, v in sorted(log.events_by_flag.items()))
+    return [
+        {"label": "New patients", "value": str(len(log.new_patients))},
+        {"label": "Patients no longer in the cohort", "value": str(len(log.removed_patients))},
+        {"label": "New events", "value": f"{len(log.new_events)}" + (f" ({by_flag})" if by_flag else "")},
+        {"label": "Retracted events (1 → 0)", "value": str(len(log.retracted_events))},
+        {"label": "Changed values", "value": str(len(log.changed_values))},
+        {"label": "New / removed measurements", "value": f"{len(log.new_measures)} / {len(log.removed_measures)}"},
+        {"label": "Patients with updated follow-up", "value": str(log.followup_updated)},
+    ]
+
+
+def cover(files: RunFiles, study: StudyDefinition, run: dict[str, Any], log: ChangeLog) -> dict[str, Any]:
+    source = run.get("source") or {}
+    counts = run.get("counts") or {}
+    full, day = cutoff(str(source.get("extracted_at") or ""))
+    previous_cutoff = cutoff(log.previous_cutoff)[0] if log.previous_cutoff else ""
+    return {
+        "title": study.title,
+        "short_title": study.short_title,
+        "cutoff": full,
+        "cutoff_date": day,
+        "source": source_label(str(source.get("location") or ""), str(source.get("kind") or "")),
+        "source_kind": str(source.get("kind") or ""),
+        "run_id": str(run.get("run_id") or ""),
+        "version": str((run.get("versions") or {}).get("pelvic-outcomes", "unknown")),
+        "n_patients": fmt.integer(files.results.get("n_patients", len(files.cohort))),
+        "n_measures": str(len(files.measures)),
+        "resources": fmt.integer(counts.get("resources")),
+        "unmappable": fmt.integer(counts.get("unmappable")),
+        "previous_run_id": log.previous_run_id,
+        "previous_cutoff": previous_cutoff,
+        "changes": change_summary(log),
+        "changes_note": log.note,
+        "run_warnings": [str(w) for w in run.get("warnings") or []],
+    }
+
+
+def _window(study: StudyDefinition, name: str) -> dict[str, str]:
+    w = study.timepoints[name]
+    span = f"{fmt.number(w.low, 0)} to {fmt.number(w.high, 0)}"
+    rule = "latest value in the window" if w.rule == "latest" else f"value closest to day {w.target}"
+    return {"name": labels.timepoint(name), "code": name, "window": span, "rule": rule}
+
+
+METHOD_TOPICS = {
+    "quantiles": "Quantiles", "sd": "Standard deviation", "friedman": "Friedman test",
+    "pairwise": "Pairwise comparisons", "paired_t": "Paired comparisons", "between_groups": "Between groups",
+    "p_floor": "p-value floor", "proportions": "Proportions", "kaplan_meier": "Kaplan–Meier",
+    "followup": "Follow-up", "logrank": "Log-rank", "cox": "Cox models", "ph_test": "Proportional hazards",
+    "honesty": "Warnings",
+}
+
+
+def statements(raw: Any) -> list[dict[str, str]]:
+    """The analysis' own statements of its methods (results.json ``methods``), in its order."""
+    if not isinstance(raw, dict):
+        return []
+    return [
+        {"topic": METHOD_TOPICS.get(str(k), labels.flag(str(k))), "text": str(v).rstrip(".")}
+        for k, v in raw.items() if v
+    ]
+
+
+def methods(results: dict[str, Any], study: StudyDefinition, run: dict[str, Any]) -> dict[str, Any]:
+    a = study.analysis
+    pairwise = [
+        p for name in a.repeated_instruments
+        for p in ((results.get("repeated_measures") or {}).get(name) or {}).get("pairwise") or []
+        if isinstance(p, dict)
+    ]
+    return {
+        "quantile_rule": fmt.quantile_rule(a.quantile_type),
+        "alpha": f"{a.alpha:g}",
+        "min_n": str(a.min_n_for_test),
+        "min_epv": str(a.min_events_per_covariate),
+        "windows": [_window(study, name) for name in study.timepoints],
+        "wilcoxon_methods": sorted({str(p.get("method")) for p in pairwise if p.get("method")}),
+        "n_pairs": str(len(a.repeated_timepoints) * (len(a.repeated_timepoints) - 1) // 2),
+        "month_days": f"{MONTH_DAYS:g}",
+        "versions": sorted((str(k), str(v)) for k, v in (run.get("versions") or {}).items()),
+        "schema_version": str(results.get("schema_version", "unknown")),
+        "statements": statements(results.get("methods")),
+        "study_source": str(run.get("study") or ""),
+    }
+
+
+def build_context(
+    files: RunFiles, study: StudyDefinition, run: dict[str, Any], log: ChangeLog, charts: dict[str, Any]
+) -> dict[str, Any]:
+    results = files.results
+    caveats = Caveats(results.get("warnings"))
+    return {
+        "cover": cover(files, study, run, log),
+        "findings": findings.key_findings(results, study, caveats),
+        "caveats": caveats.all,
+        "claims": findings.claims(results),
+        "table1": table1(files.cohort, study),
+        "followup": survival.followup(results),
+        "repeated": sections.repeated(results, study, caveats),
+        "paired": sections.paired(results, study, caveats),
+        "events": sections.events(results, study, caveats),
+        "events_caveats": caveats.about("events"),
+        "survival": [survival.endpoint(results, name, caveats) for name in ("os", "pfs")],
+        "methods": methods(results, study, run),
+        "quality": appendix.quality_summary(files.quality),
+        "patients": appendix.patient_listing(files.cohort, study),
+        "measure_columns": [
+            {"instrument": labels.instrument(i), "timepoint": labels.timepoint(t)}
+            for i, t in appendix.measure_columns(study)
+        ],
+        "measure_rows": appendix.measure_listing(files.measures, files.cohort, study),
+        "changes": appendix.change_detail(log, study),
+        "charts": charts,
+    }

@@ -1,0 +1,144 @@
+"""The key-findings page says exactly what results.json says, under the report's formatting rules.
+
+Two directions: every headline figure of results.json is on the page (formatted by the documented rule),
+and every number printed on the page traces back to a value in results.json.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from config.study import StudyDefinition
+from reports import formatting as fmt
+from reports import render_report
+from tests.reports.conftest import FIXTURES, make_run_dir, manifest, pdf_pages
+
+TIMEPOINTS = ("pre", "1m", "3m", "6m")
+TIMEPOINT_WORDS = {"pre": "Pre-op", "1m": "1 month", "3m": "3 months", "6m": "6 months"}
+
+
+def findings_page(pages: list[str]) -> str:
+    """The key-findings page without its running header and footer."""
+    page = next(p for p in pages if p.startswith("Key findings"))
+    page = re.sub(r"Pelvic prosthesis outcomes Data cut-off \S+ \S+ UTC", "", page)
+    return re.sub(r"Run \S+ Page \d+ of \d+", "", page)
+
+
+def expected_strings(results: dict[str, Any]) -> list[str]:
+    """Every headline figure, formatted by the rules of reports.formatting."""
+    fu = results["followup"]
+    out = [
+        f"{results['n_patients']} patients",
+        f"median {fmt.months(fu['median_months'])} (range {fmt.months(fu['min_months'])}–"
+        f"{fmt.months(fu['max_months'])}), mean {fmt.months(fu['mean_months'])}",
+        f"reverse Kaplan–Meier median {fmt.months(fu['reverse_km_median_months'])}",
+    ]
+    for name in ("vas", "kps"):
+        node = results["repeated_measures"][name]
+        for tp in TIMEPOINTS:
+            s = node["timepoints"][tp]
+            out.append(f"{TIMEPOINT_WORDS[tp]} {fmt.median_iqr(s['median'], s['q1'], s['q3'])}")
+        fr = node["friedman"]
+        out.append(f"Friedman χ² = {fmt.statistic(fr['statistic'])}, df = {fr['df']}, "
+                   f"{fmt.p_equation(fr['p'])}, n = {fr['n']}")
+        smallest = min(p["p_adjusted"] for p in node["pairwise"])
+        out.append(f"smallest adjusted {fmt.p_equation(smallest)}")
+    paired = results["paired"]
+    sij = paired["sij_contralateral_mm"]
+    for node in (paired["msts93"], sij["zone_iv"], sij["no_zone_iv"]):
+        before, after = fmt.mean_sd(node["mean_pre"], node["sd_pre"]), fmt.mean_sd(node["mean_post"], node["sd_post"])
+        out.append(f"{before} → {after}")
+        out.append(f"(n = {node['n']})")
+        out.append(f"paired t = {fmt.statistic(node['t'])}, df = {node['df']}, {fmt.p_equation(node['p'])}")
+    for event in results["events"]:
+        scale = 100 if event["ci_upper"] <= 1 else 1  # results.json may give the CI as a proportion
+        ci = f"{event['ci_lower'] * scale:.1f}–{event['ci_upper'] * scale:.1f}"
+        out.append(f"{event['count']}/{event['n']} {event['percent']:.1f}% ({ci})")
+    for name in ("os", "pfs"):
+        node = results["survival"][name]
+        word = "event" if node["events"] == 1 else "events"
+        out.append(f"not reached ({node['events']} {word} in {node['n']})")
+        for covariate, test in node["logrank"].items():
+            label = {"sex": "sex", "tumor_category": "tumour category", "resection_margin": "resection margin",
+                     "zone_iv": "zone IV involvement"}[covariate]
+            out.append(f"{label} {fmt.pvalue(test['p'])}")
+    return out
+
+
+def test_every_headline_figure_of_results_json_is_on_the_key_findings_page(
+    pages: list[str], results: dict[str, Any]
+) -> None:
+    page = findings_page(pages)
+    for text in expected_strings(results):
+        assert text in page, text
+
+
+def test_key_findings_match_the_abstract_shaped_fixture_literally(pages: list[str]) -> None:
+    page = findings_page(pages)
+    for text in ("7 patients", "Pre-op 7.0 (6.0–8.5)", "1 month 4.0 (3.5–5.0)", "6 months 2.5 (2.0–3.2)",
+                 "Pre-op 60.0 (40.0–60.0)", "11.00 ± 4.12 → 23.86 ± 3.89", "57.1% (18.4–90.1)",
+                 "14.3% (0.4–57.9)", "0/7 0.0% (0.0–41.0)", "not reached (1 event in 7)", "p < 0.001"):
+        assert text in page, text
+
+
+def _numbers(node: Any) -> list[float]:
+    if isinstance(node, bool) or node is None:
+        return []
+    if isinstance(node, int | float):
+        return [float(node)]
+    if isinstance(node, dict):
+        return [x for value in node.values() for x in _numbers(value)]
+    if isinstance(node, list):
+        return [x for value in node for x in _numbers(value)]
+    return []
+
+
+def test_every_number_printed_on_the_key_findings_page_traces_to_results_json(
+    pages: list[str], results: dict[str, Any], study: StudyDefinition
+) -> None:
+    page = findings_page(pages).split(" Caveats ")[0]  # caveat texts are results.json messages, quoted
+    page = re.sub(r"data cut-off \S+ \S+ UTC", "", page)
+    page = re.sub(r"\[[\d, ]+\]", "", page)  # citations of caveats
+    page = re.sub(r"95% CI|\(0-10\)|\(0-100\)|MSTS 93|\d+ months?|\d+ of \d+ pairs with adjusted p < 0\.05", "", page)
+    candidates = _numbers(results["repeated_measures"]) + _numbers(results["paired"]) + _numbers(results["events"])
+    candidates += _numbers(results["followup"]) + _numbers(results["survival"]) + [results["n_patients"]]
+    candidates += [100 * c for c in _numbers(results["events"])]  # proportions shown as percent
+    checked = 0
+    for token in re.findall(r"[−-]?\d+(?:\.\d+)?", page):
+        digits = len(token.split(".")[1]) if "." in token else 0
+        shown = token.replace("−", "-")
+        assert any(f"{c:.{digits}f}" == shown or (shown == "0.001" and c < 0.001) for c in candidates), token
+        checked += 1
+    assert checked > 80
+
+
+def test_minimal_results_with_percent_cis_and_unscoped_warnings_render_the_same_figures(
+    tmp_path: Path, study: StudyDefinition
+) -> None:
+    run_dir = make_run_dir(tmp_path / "run", results="results_minimal.json")
+    render_report(run_dir, study=study, run=manifest(), previous=None)
+    results = json.loads((FIXTURES / "results_minimal.json").read_text(encoding="utf-8"))
+    page = findings_page(pdf_pages(run_dir / "report.pdf"))
+    for text in expected_strings(results):
+        assert text in page, text
+    assert "57.1% (18.4–90.1)" in page
+    assert "[1]" in page  # "VAS: Friedman and Wilcoxon tests on n = 7 …" tied to the VAS row by its words
+
+
+def test_a_null_figure_reads_not_estimable_and_cites_the_warning_that_says_why(
+    tmp_path: Path, study: StudyDefinition
+) -> None:
+    results = json.loads((FIXTURES / "results.json").read_text(encoding="utf-8"))
+    results["repeated_measures"]["vas"]["friedman"].update(statistic=None, p=None)
+    results["warnings"] = [{"code": "not_computable", "message": "Friedman test needs two complete cases",
+                            "scope": "repeated_measures.vas.friedman"}]
+    run_dir = make_run_dir(tmp_path / "run")
+    (run_dir / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    render_report(run_dir, study=study, run=manifest(), previous=None)
+    page = findings_page(pdf_pages(run_dir / "report.pdf"))
+    vas_row = page.split("Pain, VAS (0-10), median (IQR)")[1].split("Karnofsky")[0]
+    assert "not estimable" in vas_row and "[1]" in vas_row
+    assert "[1] Friedman test needs two complete cases" in page
