@@ -6,6 +6,7 @@
 """
 
 from analysis.analyse import analyse
+from analysis.claims import ClaimVerdict, assess_claims
 from analysis.plan import AnalysisPlan, Covariate
 from analysis.results import SCHEMA_VERSION, Results
 from analysis.warnings import (
@@ -23,6 +24,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "AnalysisPlan",
     "AnalysisWarning",
+    "ClaimVerdict",
     "Covariate",
     "FewEventsWarning",
     "MissingDataWarning",
@@ -33,4 +35,5 @@ __all__ = [
     "Results",
     "SmallSampleWarning",
     "analyse",
+    "assess_claims",
 ]

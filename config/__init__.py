@@ -14,6 +14,7 @@ from config.errors import (
 )
 from config.study import (
     AnalysisSettings,
+    Claim,
     Coding,
     Instrument,
     QualityGates,
@@ -26,6 +27,7 @@ from config.study import (
 __all__ = [
     "AnalysisError",
     "AnalysisSettings",
+    "Claim",
     "Coding",
     "ConfigError",
     "DeliveryError",

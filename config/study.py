@@ -23,7 +23,7 @@ DEFAULT_STUDY_FILE = "study.toml"
 _TOP_LEVEL = {
     "study", "systems", "extensions", "index_procedure", "enneking_zones", "resection_margin",
     "diagnosis", "instruments", "timepoints", "complications", "events", "disease_status",
-    "analysis", "quality_gates",
+    "analysis", "quality_gates", "claims",
 }
 
 
@@ -65,6 +65,16 @@ class QualityGates:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """A claim of the seed paper, checked against results.json: every value at ``path`` is ``test`` threshold."""
+
+    text: str
+    path: str  # dotted results.json path; "name[]" means every element of a list
+    test: str  # "below" or "at_least"
+    threshold: float
+
+
+@dataclass(frozen=True)
 class StudyDefinition:
     title: str
     short_title: str
@@ -92,6 +102,7 @@ class StudyDefinition:
     disease_status_local: frozenset[Coding]
     analysis: AnalysisSettings
     quality_gates: QualityGates
+    claims: tuple[Claim, ...] = ()
     source: str = ""
 
     @property
@@ -260,6 +271,23 @@ def _analysis(raw: Mapping[str, Any], timepoints: Mapping[str, TimepointWindow])
     )
 
 
+def _claims(raw: Mapping[str, Any]) -> tuple[Claim, ...]:
+    items = raw.get("claims", [])
+    if not isinstance(items, list):
+        raise ConfigError("claims", "expected an array of tables", "write [[claims]] blocks")
+    out = []
+    for index, spec in enumerate(items):
+        where = f"claims[{index}]."
+        if not isinstance(spec, Mapping):
+            raise ConfigError(where[:-1], "not a table", "write [[claims]] blocks")
+        _no_unknown(spec, {"text", "path", "test", "threshold"}, where)
+        test = _str(spec, "test", where)
+        if test not in {"below", "at_least"}:
+            raise ConfigError(f"{where}test", f"unknown test {test!r}", 'use "below" or "at_least"')
+        out.append(Claim(_str(spec, "text", where), _str(spec, "path", where), test, _number(spec, "threshold", where)))
+    return tuple(out)
+
+
 def parse_study(raw: Mapping[str, Any], source: str = "") -> StudyDefinition:
     """Validate a parsed TOML document into a :class:`StudyDefinition`."""
     _no_unknown(raw, _TOP_LEVEL, "")
@@ -323,6 +351,7 @@ def parse_study(raw: Mapping[str, Any], source: str = "") -> StudyDefinition:
             max_unmappable_percent=_number(gates, "max_unmappable_percent", "quality_gates.", 20.0),
             max_cohort_shrink=_int(gates, "max_cohort_shrink", "quality_gates.", 2),
         ),
+        claims=_claims(raw),
         source=source,
     )
 
