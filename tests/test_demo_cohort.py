@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
+from lifelines.statistics import logrank_test, multivariate_logrank_test
 from scipy import stats
 
 from extractor.demo import generate, search
@@ -332,6 +333,65 @@ def test_last_contact_is_a_disease_status_observation():
         assert last["effectiveDateTime"] == max(d for d in dated if d)
         expected = "271299001" if pid in progressed else "359746009"
         assert codes(last["valueCodeableConcept"], SNOMED) == {expected}
+
+
+# ---------------------------------------------------------------- survival: no prognostic factor is significant
+
+def covariates() -> dict[str, dict[str, str]]:
+    """Covariate -> patient id -> group, read from the resources (the cohort schema's four factors)."""
+    primary = {patient_of(c) for c in conditions_with("C41.4", ICD10)}
+    margins = {patient_of(o): c for o in load("Observation") if "resection-margin" in codes(o["code"], LOCAL)
+               for c in codes(o["valueCodeableConcept"], LOCAL)}
+    zone_iv = {patient_of(p) for p in index_procedures() if "IV" in zones_of(p)}
+    return {
+        "sex": {p["id"]: p["gender"] for p in load("Patient")},
+        "tumor_category": {pid: "primary" if pid in primary else "secondary" for pid in surgery()},
+        "resection_margin": {pid: margins[pid].removeprefix("margin-") for pid in surgery()},
+        "zone_iv": {pid: str(int(pid in zone_iv)) for pid in surgery()},
+    }
+
+
+def survival(endpoint: str) -> dict[str, tuple[float, int]]:
+    """Patient id -> (months, event). OS: death, else censored at last contact. PFS: the earliest of local
+    recurrence, distant metastasis or death, else censored at last contact."""
+    deaths = {p["id"]: p["deceasedDateTime"] for p in load("Patient") if "deceasedDateTime" in p}
+    out: dict[str, tuple[float, int]] = {}
+    for pid, surgery_date in surgery().items():
+        dates = [deaths[pid]] if pid in deaths else []
+        if endpoint == "pfs":
+            dates += [c["onsetDateTime"] for code in ("local-recurrence", "distant-metastasis")
+                      for c in conditions_with(code) if patient_of(c) == pid]
+        end = min(dates) if dates else last_contact(pid)
+        out[pid] = (days(surgery_date, end) / MONTH, int(bool(dates)))
+    return out
+
+
+def logrank_p(endpoint: str, covariate: str) -> float:
+    """Two groups: ``logrank_test``; more: ``multivariate_logrank_test`` (as analysis/survival.py)."""
+    times = survival(endpoint)
+    pids = sorted(times)
+    group = covariates()[covariate]
+    levels = sorted({group[pid] for pid in pids})
+    if len(levels) == 2:
+        a = [times[pid] for pid in pids if group[pid] == levels[0]]
+        b = [times[pid] for pid in pids if group[pid] == levels[1]]
+        result = logrank_test([t for t, _ in a], [t for t, _ in b], [e for _, e in a], [e for _, e in b])
+    else:
+        result = multivariate_logrank_test([times[pid][0] for pid in pids], [group[pid] for pid in pids],
+                                           [times[pid][1] for pid in pids])
+    return float(result.p_value)
+
+
+def test_pfs_events_three_patients_and_os_one_death():
+    assert sum(e for _, e in survival("pfs").values()) == 3
+    assert sum(e for _, e in survival("os").values()) == 1
+
+
+@pytest.mark.parametrize("endpoint", ["pfs", "os"])
+@pytest.mark.parametrize("covariate", ["sex", "tumor_category", "resection_margin", "zone_iv"])
+def test_logrank_not_significant(endpoint, covariate):
+    """The abstract: sex, tumour type, extent of resection and Zone IV do not affect PFS (nor, here, OS)."""
+    assert logrank_p(endpoint, covariate) >= 0.05
 
 
 # ---------------------------------------------------------------- files, ids, validity

@@ -3,7 +3,9 @@
 ``python -m extractor.demo.generate`` rewrites ``extractor/demo/data/<Type>.ndjson`` byte for byte from the
 tables below (no clock, no randomness). The VAS/KPS/MSTS/SIJ values come from
 ``python -m extractor.demo.search``; their assignment to patients was made by hand so that every
-non-improving trajectory has a clinical reason (dislocation, recurrence). See docs/demo-cohort.md.
+non-improving trajectory has a clinical reason (dislocation, recurrence, screw fracture). The recurrences and
+metastases are placed so that no PFS log-rank test (sex, tumour category, margin, Zone IV) is significant, as the
+abstract reports. See docs/demo-cohort.md.
 """
 
 from __future__ import annotations
@@ -76,10 +78,10 @@ class Scores:
 SCORES = {
     #              VAS pre/1m/3m/6m       KPS pre/1m/3m/6m   MSTS pre/3m  SIJ mm pre/6m
     "p1": Scores((8.5, 3.0, 2.0, 2.0), (60, 80, 80, 80), (13, 28), (3.2, 3.3)),
-    "p2": Scores((8.5, 4.0, 3.5, 2.5), (60, 60, 60, 70), (15, 26), (2.9, 2.8)),
+    "p2": Scores((6.0, 3.0, 3.0, 3.5), (60, 60, 60, 70), (15, 26), (2.9, 2.8)),   # screw fracture at 6m visit
     "p3": Scores((6.0, 6.0, 6.5, 3.5), (40, 40, 60, 80), (7, 17), (3.0, 3.0)),   # dislocation day 64
     "p4": Scores((7.0, 4.0, 2.0, 2.0), (40, 60, 80, 80), (10, 27), (2.6, 3.0)),
-    "p5": Scores((6.0, 3.0, 3.0, 3.5), (40, 40, 60, 60), (4, 23), (2.8, 3.7)),    # recurrence at 6m visit
+    "p5": Scores((8.5, 4.0, 3.5, 2.5), (40, 40, 60, 60), (4, 23), (2.8, 3.7)),
     "p6": Scores((5.0, 4.0, 5.5, 4.5), (60, 80, 70, 70), (13, 20), (3.1, 4.0)),   # recurrence at 3m visit
     "p7": Scores((8.5, 6.0, 2.0, 2.0), (60, 60, 80, 80), (15, 26), (2.7, 2.9)),
 }
@@ -100,11 +102,11 @@ VISITS = {
 
 # Post-operative complications and events: (local code, day from surgery).
 EVENTS: dict[str, tuple[tuple[str, int], ...]] = {
-    "p1": (("heterotopic-ossification", 91),),
+    "p1": (("distant-metastasis", 70), ("heterotopic-ossification", 91)),
     "p2": (("heterotopic-ossification", 92), ("screw-fracture", 183)),
-    "p3": (("dislocation", 64),),
-    "p4": (("heterotopic-ossification", 89), ("distant-metastasis", 245)),
-    "p5": (("delayed-wound-healing", 21), ("heterotopic-ossification", 92), ("local-recurrence", 181)),
+    "p3": (("dislocation", 64), ("local-recurrence", 300)),
+    "p4": (("heterotopic-ossification", 89),),
+    "p5": (("delayed-wound-healing", 21), ("heterotopic-ossification", 92)),
     "p6": (("local-recurrence", 88), ("distant-metastasis", 150)),
     "p7": (),
 }
