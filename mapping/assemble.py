@@ -1,0 +1,196 @@
+"""Per patient: from the collected facts to one cohort row, its measures and its events."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from config.study import StudyDefinition
+from mapping import dates, events, measures, reasons
+from mapping.facts import Fact
+from mapping.pipeline import PatientState
+
+Log = Callable[[str, str, str, str], None]
+KIND_TYPE = {
+    "index": "Procedure", "measure": "Observation", "margin": "Observation", "zones": "Observation",
+    "status": "Observation", "complication": "Condition", "event": "Condition", "relapse": "Condition",
+    "diagnosis": "Condition", "site": "Condition",
+}
+
+
+@dataclass
+class PatientTables:
+    row: dict[str, Any]
+    measures: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+def assemble(state: PatientState, study: StudyDefinition, log: Log) -> PatientTables | None:
+    offset = dates.patient_offset([*state.stamps, *(f.when for _, f in state.facts)])
+    facts = [(KIND_TYPE[f.kind], rid, _localise(f, offset)) for rid, f in state.facts]
+    index = _index_procedure(facts, log)
+    if index is None:
+        return None
+    _, fact = index
+    assert fact.when is not None
+    surgery = fact.when.day
+    latest = max([surgery, *(dates.localise(w, offset).day for w in state.stamps)])
+    flags = events.event_dates(facts, surgery, study.flag_columns, log)
+    info = state.info
+    death_when = dates.localise(info.death, offset) if info.death is not None else None
+    result = events.outcome(info, state.study_id, surgery, latest=latest, death_when=death_when, flags=flags, log=log)
+    zones_text, zone_iv = _zones(facts, fact, study, state.study_id, log)
+    row: dict[str, Any] = {
+        "study_id": state.study_id,
+        "sex": info.gender,
+        "age_at_surgery": dates.completed_years(info.birth.day, surgery) if info.birth is not None else None,
+        "surgery_date": surgery.isoformat(),
+        **_diagnosis(facts, surgery, state.study_id, log),
+        "enneking_zones": zones_text,
+        "zone_iv": zone_iv,
+        "resection_margin": _margin(facts, fact, surgery, state.study_id, log),
+        "reconstruction": fact.key,
+        **_survival(surgery, result),
+        **{flag: int(flag in result.flags) for flag in study.flag_columns},
+        "death": int(result.death is not None),
+    }
+    tables = PatientTables(row)
+    tables.measures = _measures(facts, surgery, study, state.study_id, log)
+    tables.events = _events(result, surgery, state.study_id, study)
+    return tables
+
+
+def _localise(fact: Fact, offset: int | None) -> Fact:
+    return fact if fact.when is None else fact._replace(when=dates.localise(fact.when, offset))
+
+
+def _index_procedure(facts: list[tuple[str, str, Fact]], log: Log) -> tuple[str, Fact] | None:
+    found = sorted(
+        ((f.when.sort_key(), rid, f) for _, rid, f in facts if f.kind == "index" and f.when is not None),
+        key=lambda item: (item[0], item[1]),
+    )
+    if not found:
+        return None
+    for _, rid, _fact in found[1:]:
+        log("Procedure", rid, "code", reasons.SEVERAL_INDEX)
+    return found[0][1], found[0][2]
+
+
+def _survival(surgery: date, result: events.Outcome) -> dict[str, Any]:
+    end = result.death if result.death is not None else result.last_contact
+    pfs_end = result.pfs_date if result.pfs_date is not None else result.last_contact
+    return {
+        "followup_months": dates.months_between(surgery, result.last_contact),
+        "os_months": dates.months_between(surgery, end),
+        "os_event": result.os_event,
+        "pfs_months": dates.months_between(surgery, pfs_end),
+        "pfs_event": int(result.pfs_date is not None),
+    }
+
+
+def _zones(
+    facts: list[tuple[str, str, Fact]], index: Fact, study: StudyDefinition, study_id: str, log: Log
+) -> tuple[str | None, int]:
+    zones: set[str] = set(index.extra[0])
+    if not zones:
+        for _, _, fact in facts:
+            if fact.kind == "zones":
+                zones.update(fact.extra)
+    if not zones:
+        log("Patient", study_id, "Procedure.bodySite", reasons.NO_ZONES)
+        return None, 0
+    ordered = [zone for zone in study.enneking_zones if zone in zones]
+    return "+".join(ordered), int("IV" in zones)
+
+
+def _margin(facts: list[tuple[str, str, Fact]], index: Fact, surgery: date, study_id: str, log: Log) -> str | None:
+    if index.extra[1] is not None:
+        return str(index.extra[1])
+    found = [
+        (abs((f.when.day - surgery).days) if f.when else 10**6, rid, f.key) for _, rid, f in facts if f.kind == "margin"
+    ]
+    if not found:
+        log("Patient", study_id, "Observation", reasons.NO_MARGIN)
+        return None
+    found.sort()
+    for _, rid, key in found[1:]:
+        if key != found[0][2]:
+            log("Observation", rid, "valueCodeableConcept", reasons.MARGIN_CONFLICT)
+    return found[0][2]
+
+
+def _diagnosis(facts: list[tuple[str, str, Fact]], surgery: date, study_id: str, log: Log) -> dict[str, Any]:
+    found = [(rid, f) for _, rid, f in facts if f.kind == "diagnosis"]
+    if not found:
+        log("Patient", study_id, "Condition", reasons.NO_DIAGNOSIS)
+        return {"diagnosis": None, "tumor_category": None}
+    before = [item for item in found if item[1].when is None or item[1].when.day <= surgery] or found
+    before.sort(key=lambda item: (item[1].when.sort_key() if item[1].when else (date.min, 0), item[0]))
+    rid, fact = before[-1]
+    for other_rid, other in found:
+        if other.key != fact.key or other.extra[0] != fact.extra[0]:
+            log("Condition", other_rid, "code", reasons.SEVERAL_DIAGNOSES)
+    histology, related, own_sites = fact.extra
+    if fact.key == "primary":
+        if histology is None:
+            log("Condition", rid, "extension", reasons.NO_HISTOLOGY)
+        return {"diagnosis": histology.replace("-", " ") if histology else None, "tumor_category": "primary"}
+    site = _primary_site(facts, rid, related, own_sites, log)
+    text = f"metastatic {site} carcinoma" if site else "metastatic carcinoma"
+    return {"diagnosis": text, "tumor_category": "secondary"}
+
+
+def _primary_site(
+    facts: list[tuple[str, str, Fact]], rid: str, related: str | None, own_sites: tuple[str, ...], log: Log
+) -> str | None:
+    sites: dict[str, str] = {}
+    for _, site_rid, fact in facts:
+        if fact.kind == "site":
+            sites.setdefault(site_rid, fact.key)
+    if related is not None and related in sites:
+        return sites[related]
+    if own_sites:
+        return own_sites[0]
+    distinct = set(sites.values())
+    if len(distinct) == 1:
+        log("Condition", rid, "extension", reasons.SITE_BY_ELIMINATION)
+        return distinct.pop()
+    log("Condition", rid, "extension", reasons.SITE_UNKNOWN)
+    return None
+
+
+def _measures(
+    facts: list[tuple[str, str, Fact]], surgery: date, study: StudyDefinition, study_id: str, log: Log
+) -> list[dict[str, Any]]:
+    by_instrument: dict[str, list[measures.Candidate]] = defaultdict(list)
+    for _, rid, fact in facts:
+        if fact.kind == "measure" and fact.when is not None and fact.value is not None:
+            minute = fact.when.minute if fact.when.minute is not None else 0
+            by_instrument[fact.key].append(measures.Candidate(rid, fact.when.day, minute, int(fact.extra), fact.value))
+    rows: list[dict[str, Any]] = []
+    for name in study.instruments:
+        def log_obs(rid: str, field_name: str, reason: str) -> None:
+            log("Observation", rid, field_name, reason)
+
+        for chosen in measures.select(by_instrument.get(name, []), surgery, study.timepoints, log_obs):
+            rows.append({
+                "study_id": study_id, "instrument": name, "timepoint": chosen.timepoint,
+                "value": chosen.candidate.value, "date": chosen.candidate.day.isoformat(),
+                "days_from_surgery": chosen.days,
+            })
+    return rows
+
+
+def _events(result: events.Outcome, surgery: date, study_id: str, study: StudyDefinition) -> list[dict[str, Any]]:
+    found = [(day, flag) for flag, day in result.flags.items()]
+    if result.death is not None:
+        found.append((result.death, events.DEATH))
+    order = {flag: index for index, flag in enumerate((*study.flag_columns, events.DEATH))}
+    found.sort(key=lambda item: (item[0], order.get(item[1], len(order))))
+    return [
+        {"study_id": study_id, "event": flag, "date": day.isoformat(), "days_from_surgery": (day - surgery).days}
+        for day, flag in found
+    ]

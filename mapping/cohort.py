@@ -1,0 +1,106 @@
+"""The public entry point: a resource source and a study definition in, a :class:`Cohort` out.
+
+Pure: no files, no logging, no printing. The service writes ``cohort.csv``, ``measures.csv`` and
+``data_quality.json`` from the returned value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import pandas as pd
+
+from config.study import StudyDefinition
+from mapping.assemble import PatientTables, assemble
+from mapping.pipeline import Collected, Pipeline
+from mapping.quality import QualityLog
+from mapping.runner import Runner
+
+BASE_COLUMNS = (
+    "study_id", "sex", "age_at_surgery", "surgery_date", "diagnosis", "tumor_category", "enneking_zones",
+    "zone_iv", "resection_margin", "reconstruction", "followup_months", "os_months", "os_event",
+    "pfs_months", "pfs_event",
+)
+MEASURE_COLUMNS = ("study_id", "instrument", "timepoint", "value", "date", "days_from_surgery")
+EVENT_COLUMNS = ("study_id", "event", "date", "days_from_surgery")
+
+
+class ResourceSource(Protocol):
+    def iter_resources(self, resource_type: str) -> Iterator[dict[str, Any]]: ...
+
+
+@dataclass
+class Cohort:
+    patients: pd.DataFrame  # cohort.csv, columns of cohort_columns(study)
+    measures: pd.DataFrame  # measures.csv
+    events: pd.DataFrame  # study_id, event, date, days_from_surgery
+    quality: QualityLog  # data_quality.json via .to_dict()
+    n_resources: int  # resources read
+    n_unmappable: int  # resources rejected (quality gate)
+
+    @property
+    def unmappable_percent(self) -> float:
+        return 100.0 * self.n_unmappable / self.n_resources if self.n_resources else 0.0
+
+
+def cohort_columns(study: StudyDefinition) -> list[str]:
+    return [*BASE_COLUMNS, *study.flag_columns, "death"]
+
+
+def map_cohort(source: ResourceSource, study: StudyDefinition, *, source_id: str, pseudonym_key: bytes) -> Cohort:
+    """Map every Patient/Procedure/Condition/Observation of ``source`` to the study's cohort tables.
+
+    Runs in this process: no worker processes are forked (the scheduler's process has threads, and a
+    nightly job gains little from them); ``build_cohort(workers=...)`` opts in.
+    """
+    return build_cohort(source, study, source_id=source_id, pseudonym_key=pseudonym_key, workers=0)
+
+
+def build_cohort(
+    source: ResourceSource,
+    study: StudyDefinition,
+    *,
+    source_id: str,
+    pseudonym_key: bytes,
+    workers: int | None = None,
+    lazy: bool = True,
+    validate: bool = True,
+) -> Cohort:
+    """:func:`map_cohort` with the performance knobs exposed (benchmarks, tests).
+
+    ``workers``: worker processes for validation (0 = in-process, None = by machine and volume).
+    ``lazy``: do not validate what cannot reach the cohort tables (unrelated codes, instrument values outside
+    every timepoint window); such resources only compete for a patient's last contact, and the few latest
+    of them are validated at the end. ``lazy=False`` validates every resource of a cohort patient.
+    ``validate=False`` skips fhir.resources altogether: only to measure its cost (bench/mapping.py).
+    """
+    runner = Runner(study, workers=workers, validate=validate)
+    try:
+        pipeline = Pipeline(study, runner, source_id=source_id, key=pseudonym_key, lazy=lazy)
+        collected = pipeline.run(source)
+    finally:
+        runner.close()
+    return _tables(collected, study)
+
+
+def _tables(collected: Collected, study: StudyDefinition) -> Cohort:
+    log = collected.quality.add
+    per_patient: list[PatientTables] = []
+    for pid in sorted(collected.cohort):
+        tables = assemble(collected.patients[pid], study, log)
+        if tables is not None:
+            per_patient.append(tables)
+    per_patient.sort(key=lambda t: (t.row["surgery_date"], t.row["study_id"]))
+    patients = pd.DataFrame([t.row for t in per_patient], columns=cohort_columns(study))
+    patients["age_at_surgery"] = patients["age_at_surgery"].astype("Int64")
+    for column in ("zone_iv", "os_event", "pfs_event", *study.flag_columns, "death"):
+        patients[column] = patients[column].astype("int64")
+    for column in ("followup_months", "os_months", "pfs_months"):
+        patients[column] = patients[column].astype("float64")
+    measures = pd.DataFrame([m for t in per_patient for m in t.measures], columns=list(MEASURE_COLUMNS))
+    measures = measures.astype({"value": "float64", "days_from_surgery": "int64"})
+    events = pd.DataFrame([e for t in per_patient for e in t.events], columns=list(EVENT_COLUMNS))
+    events = events.astype({"days_from_surgery": "int64"})
+    return Cohort(patients, measures, events, collected.quality, collected.n_resources, collected.n_unmappable)
