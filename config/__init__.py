@@ -9,6 +9,7 @@ from config.errors import (
     FhirTimeout,
     MappingError,
     PelvicOutcomesError,
+    QualityGateError,
     ReportError,
     RunLockedError,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "Instrument",
     "MappingError",
     "PelvicOutcomesError",
+    "QualityGateError",
     "QualityGates",
     "ReportError",
     "RunLockedError",

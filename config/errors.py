@@ -11,6 +11,7 @@
     ├── AnalysisError        an analysis cannot run
     ├── ReportError          rendering the report failed
     ├── DeliveryError        sending email failed
+    ├── QualityGateError     the data tripped a data-quality gate; nothing is published or sent
     └── RunLockedError       another run holds the lock
 
 Messages carry what a user needs (URL, status, field name), never a patient identifier.
@@ -86,6 +87,12 @@ class DeliveryError(PelvicOutcomesError):
     """Email delivery failed."""
 
     exit_code = 7
+
+
+class QualityGateError(PelvicOutcomesError):
+    """The data tripped a data-quality gate of the study definition."""
+
+    exit_code = 8
 
 
 class RunLockedError(PelvicOutcomesError):

@@ -81,6 +81,7 @@ class StudyDefinition:
     study_id_system: str
     pseudonym_prefix: str
     pseudonym_key_env: str
+    pseudonym_namespace: str
     systems: Mapping[str, str]
     histology_extension: str
     related_primary_extension: str
@@ -293,7 +294,8 @@ def parse_study(raw: Mapping[str, Any], source: str = "") -> StudyDefinition:
     _no_unknown(raw, _TOP_LEVEL, "")
     systems = _systems(raw)
     study = _table(raw, "study", "")
-    _no_unknown(study, {"title", "short_title", "study_id_system", "pseudonym_prefix", "pseudonym_key_env"}, "study.")
+    study_fields = {"title", "short_title", "study_id_system", "pseudonym_prefix", "pseudonym_key_env"}
+    _no_unknown(study, study_fields | {"pseudonym_namespace"}, "study.")
     ext = _table(raw, "extensions", "")
     _no_unknown(ext, {"histology", "related_primary"}, "extensions.")
     margin = _table(raw, "resection_margin", "")
@@ -323,6 +325,7 @@ def parse_study(raw: Mapping[str, Any], source: str = "") -> StudyDefinition:
         study_id_system=_str(study, "study_id_system", "study.", ""),
         pseudonym_prefix=_str(study, "pseudonym_prefix", "study.", "PO-"),
         pseudonym_key_env=_str(study, "pseudonym_key_env", "study.", "PELVIC_PSEUDONYM_KEY"),
+        pseudonym_namespace=_str(study, "pseudonym_namespace", "study.", ""),
         systems=systems,
         histology_extension=_str(ext, "histology", "extensions."),
         related_primary_extension=_str(ext, "related_primary", "extensions."),

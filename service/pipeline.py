@@ -14,13 +14,15 @@ import platform
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from config.errors import PelvicOutcomesError
+from analysis.claims import assess_claims
+from analysis.plan import AnalysisPlan
+from config.errors import PelvicOutcomesError, QualityGateError
 from config.study import StudyDefinition, load_study
 from extractor import Snapshot, demo_source, read_files
 from service.outputs import publish, write_csv, write_json
@@ -34,6 +36,9 @@ VERSIONED = ["pelvic-outcomes", "fhir.resources", "pandas", "scipy", "lifelines"
 Extract = Callable[[Path], Snapshot]
 """Writes a raw snapshot into the given folder and returns it."""
 
+Gate = Callable[[Mapping[str, int]], list[str]]
+"""Given the run's counts, says why the run must not be published (empty: it may)."""
+
 
 @dataclass
 class RunOptions:
@@ -43,13 +48,14 @@ class RunOptions:
     source_label: str = ""  # what to call the source in run.json when extract is given
     study_file: Path | None = None
     trigger: str = "manual"
+    gate: Gate | None = None  # data-quality gates, checked after mapping, before anything is published
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
 
 
 @dataclass
 class RunOutcome:
     run_id: str
-    status: str  # "succeeded" or "failed"
+    status: str  # "succeeded", "failed", or "blocked" by a data-quality gate
     run_dir: Path
     manifest: dict[str, Any]
     error: str = ""
@@ -72,6 +78,11 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             found[name] = "not installed"
     return found
+
+
+def analysis_plan(study: StudyDefinition) -> AnalysisPlan:
+    """The analysis plan of the study definition: its [analysis] settings and its event flags."""
+    return AnalysisPlan(**asdict(study.analysis), event_flags=(*study.flag_columns, "death"))
 
 
 def pseudonym_key(study: StudyDefinition, env: Mapping[str, str]) -> tuple[bytes, list[str]]:
@@ -105,6 +116,8 @@ def run_pipeline(options: RunOptions) -> RunOutcome:
     }
     try:
         _stages(options, run_dir, manifest)
+    except QualityGateError as exc:
+        return _fail(run_dir, manifest, str(exc), status="blocked")
     except PelvicOutcomesError as exc:
         return _fail(run_dir, manifest, str(exc))
     except Exception as exc:  # a bug: record it, keep the last good report
@@ -113,10 +126,10 @@ def run_pipeline(options: RunOptions) -> RunOutcome:
     return RunOutcome(run_id, "succeeded", run_dir, manifest)
 
 
-def _fail(run_dir: Path, manifest: dict[str, Any], error: str) -> RunOutcome:
-    manifest.update(status="failed", error=error, finished_at=datetime.now(UTC).isoformat(timespec="seconds"))
+def _fail(run_dir: Path, manifest: dict[str, Any], error: str, status: str = "failed") -> RunOutcome:
+    manifest.update(status=status, error=error, finished_at=datetime.now(UTC).isoformat(timespec="seconds"))
     write_json(run_dir / "run.json", manifest)
-    return RunOutcome(manifest["run_id"], "failed", run_dir, manifest, error)
+    return RunOutcome(manifest["run_id"], status, run_dir, manifest, error)
 
 
 def _timed(manifest: dict[str, Any], stage: str, started: float) -> None:
@@ -147,7 +160,8 @@ def _stages(options: RunOptions, run_dir: Path, manifest: dict[str, Any]) -> Non
     manifest["input_sha256"] = snapshot.manifest.sha256
 
     started = time.perf_counter()
-    cohort = map_cohort(snapshot, study, source_id=snapshot.manifest.source, pseudonym_key=key)
+    namespace = study.pseudonym_namespace or snapshot.manifest.source
+    cohort = map_cohort(snapshot, study, source_id=namespace, pseudonym_key=key)
     _timed(manifest, "map", started)
     manifest["counts"] = {
         "resources": cohort.n_resources,
@@ -155,10 +169,14 @@ def _stages(options: RunOptions, run_dir: Path, manifest: dict[str, Any]) -> Non
         "patients": len(cohort.patients),
         "measures": len(cohort.measures),
     }
+    problems = options.gate(manifest["counts"]) if options.gate is not None else []
+    if problems:
+        raise QualityGateError("data-quality gate: " + "; ".join(problems))
 
     started = time.perf_counter()
-    results = analyse(cohort.patients, cohort.measures, study.analysis_plan())
+    results = analyse(cohort.patients, cohort.measures, analysis_plan(study))
     results_dict = results.to_dict()
+    results_dict["claims"] = [verdict.as_dict() for verdict in assess_claims(results_dict, study.claims)]
     _timed(manifest, "analyse", started)
 
     quality = cohort.quality.to_dict()
@@ -169,7 +187,9 @@ def _stages(options: RunOptions, run_dir: Path, manifest: dict[str, Any]) -> Non
     write_json(run_dir / "data_quality.json", quality)
 
     started = time.perf_counter()
-    render_report(run_dir, study=study, run=manifest, previous=_previous_run(options.out))
+    manifest["timings_seconds"].update(
+        render_report(run_dir, study=study, run=manifest, previous=_previous_run(options.out))
+    )
     _timed(manifest, "render", started)
 
     manifest.update(status="succeeded", finished_at=datetime.now(UTC).isoformat(timespec="seconds"))
@@ -178,14 +198,17 @@ def _stages(options: RunOptions, run_dir: Path, manifest: dict[str, Any]) -> Non
     publish(run_dir, options.out, [*PUBLISHED, "run.json"])
 
 
+def published_run_id(out: Path) -> str | None:
+    """The run id of the report currently published in ``out`` (from ``out/run.json``), if any."""
+    try:
+        run_id = json.loads((out / "run.json").read_text(encoding="utf-8")).get("run_id")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return str(run_id) if run_id else None
+
+
 def _previous_run(out: Path) -> Path | None:
     """The folder of the last successful run published into ``out``, for the report's change log."""
-    current = out / "run.json"
-    if not current.exists():
-        return None
-    try:
-        run_id = json.loads(current.read_text(encoding="utf-8")).get("run_id", "")
-    except ValueError:
-        return None
-    folder = out / "runs" / str(run_id)
-    return folder if run_id and folder.is_dir() else None
+    run_id = published_run_id(out)
+    folder = out / "runs" / run_id if run_id else None
+    return folder if folder is not None and folder.is_dir() else None

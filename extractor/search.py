@@ -1,0 +1,224 @@
+"""The cohort pull by FHIR search.
+
+1. ``Procedure?code=sys|code,...`` with the study's index-procedure codes (``_elements=subject``) gives the
+   cohort's patient ids.
+2. For batches of those ids: ``Patient?_id=a,b,c`` and ``Condition|Observation|Procedure?patient=a,b,c``,
+   each followed through all its pages. Never one request per resource.
+3. Every returned resource is checked to belong to the batch asked for (a server that silently ignores
+   ``patient=`` would otherwise hand us the whole database).
+
+Independent searches (resource type × patient batch) run on a bounded thread pool
+(``fhir.concurrency``); results are written in the same order as a sequential pull, so the snapshot is
+byte-identical whatever the concurrency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from config.errors import FhirError
+from config.fhir import FhirSettings
+from config.study import StudyDefinition
+from extractor.http import HttpClient, safe_url
+from extractor.paging import SearchResult, iter_resources
+from extractor.progress import Progress
+from extractor.snapshot import STUDY_RESOURCE_TYPES
+
+Resource = dict[str, Any]
+
+MAX_IDS_CHARS = 3000  # keep request lines well under common 8 KB limits
+PATIENT_TYPES = tuple(t for t in STUDY_RESOURCE_TYPES if t != "Patient")
+
+
+@dataclass(frozen=True)
+class SearchTask:
+    """One search: a resource type, its parameters, and the patients its results must belong to."""
+
+    resource_type: str
+    params: tuple[tuple[str, str], ...]
+    patients: frozenset[str]
+
+    @property
+    def label(self) -> str:
+        return f"{self.resource_type} ({len(self.patients)} patients)"
+
+
+@dataclass
+class TaskOutcome:
+    resources: list[Resource] = field(default_factory=list)
+    result: SearchResult = field(default_factory=SearchResult)
+
+
+@dataclass
+class SearchStats:
+    pages: int = 0
+    searches: int = 0
+    started: dict[str, datetime] = field(default_factory=dict)  # earliest server time per type
+
+    def note(self, resource_type: str, result: SearchResult) -> None:
+        self.pages += result.pages
+        self.searches += 1
+        if result.started is not None:
+            known = self.started.get(resource_type)
+            if known is None or result.started < known:
+                self.started[resource_type] = result.started
+
+
+def patient_id(reference: Any) -> str | None:
+    """The id in ``Patient/ID``, ``Patient/ID/_history/N`` or an absolute URL ending so."""
+    if not isinstance(reference, str):
+        return None
+    parts = reference.split("/")
+    for index in range(len(parts) - 2, -1, -1):
+        if parts[index] == "Patient" and parts[index + 1]:
+            return parts[index + 1]
+    return None
+
+
+def owner(resource: Resource) -> str | None:
+    """The patient a resource belongs to (the Patient itself, or ``subject``/``patient``)."""
+    if resource.get("resourceType") == "Patient":
+        rid = resource.get("id")
+        return rid if isinstance(rid, str) else None
+    for key in ("subject", "patient"):
+        ref = resource.get(key)
+        if isinstance(ref, dict):
+            found = patient_id(ref.get("reference"))
+            if found:
+                return found
+    return None
+
+
+def code_param(study: StudyDefinition) -> str:
+    return ",".join(f"{system}|{code}" for system, code in sorted(study.index_codes))
+
+
+def find_cohort(
+    client: HttpClient, study: StudyDefinition, stats: SearchStats, progress: Progress,
+    extra: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Patient ids (in first-seen order) of every index Procedure on the server."""
+    params = {"code": code_param(study), "_count": str(client.settings.page_size), "_elements": "subject"}
+    params.update(extra or {})
+    url = f"{client.settings.base_url}/Procedure"
+    ids: dict[str, None] = {}
+    result = SearchResult()
+    for resource in iter_resources(client, url, params, result=result):
+        pid = owner(resource)
+        if pid is None:
+            raise FhirError("an index Procedure has no Patient subject", safe_url(url))
+        ids.setdefault(pid, None)
+        progress.add("index Procedure")
+    progress.add("index Procedure", 0, pages=result.pages)
+    stats.note("index", result)
+    return list(ids)
+
+
+def batches(ids: Iterable[str], size: int) -> Iterator[list[str]]:
+    """Batches of at most ``size`` ids and at most ``MAX_IDS_CHARS`` characters joined."""
+    batch: list[str] = []
+    length = 0
+    for pid in ids:
+        if batch and (len(batch) >= size or length + len(pid) + 1 > MAX_IDS_CHARS):
+            yield batch
+            batch, length = [], 0
+        batch.append(pid)
+        length += len(pid) + 1
+    if batch:
+        yield batch
+
+
+def cohort_tasks(
+    ids: list[str], settings: FhirSettings, since: Mapping[str, str] | None = None,
+    types: tuple[str, ...] = STUDY_RESOURCE_TYPES,
+) -> list[SearchTask]:
+    """The searches for the cohort's resources, in the canonical (sequential) order."""
+    tasks = []
+    for resource_type in types:
+        for batch in batches(ids, settings.patient_batch_size):
+            key = "_id" if resource_type == "Patient" else "patient"
+            params = [(key, ",".join(batch)), ("_count", str(settings.page_size))]
+            if since and resource_type in since:
+                params.append(("_lastUpdated", f"gt{since[resource_type]}"))
+            tasks.append(SearchTask(resource_type, tuple(params), frozenset(batch)))
+    return tasks
+
+
+def _checked(task: SearchTask, resources: Iterable[Resource], url: str) -> Iterator[Resource]:
+    for resource in resources:
+        if resource.get("resourceType") != task.resource_type:
+            raise FhirError(
+                f"a {task.resource_type} search returned a {str(resource.get('resourceType'))[:40]}", safe_url(url)
+            )
+        if owner(resource) not in task.patients:
+            raise FhirError(
+                f"the server returned {task.resource_type} resources of patients not asked for; "
+                "it may ignore the patient/_id search parameter",
+                safe_url(url),
+            )
+        yield resource
+
+
+def stream_task(client: HttpClient, task: SearchTask, result: SearchResult) -> Iterator[Resource]:
+    url = f"{client.settings.base_url}/{task.resource_type}"
+    return _checked(task, iter_resources(client, url, dict(task.params), result=result), url)
+
+
+def fetch_task(client: HttpClient, task: SearchTask) -> TaskOutcome:
+    outcome = TaskOutcome()
+    outcome.resources.extend(stream_task(client, task, outcome.result))
+    return outcome
+
+
+Sink = Callable[[Resource, str], object]
+
+
+def run_tasks(
+    client: HttpClient, tasks: list[SearchTask], sink: Sink, stats: SearchStats, progress: Progress,
+) -> None:
+    """Run the searches and feed every resource to ``sink`` in task order.
+
+    With ``concurrency`` 1 resources stream page by page. Otherwise up to ``concurrency`` searches run at
+    once, at most ``2 × concurrency`` finished-or-running searches are held, and results are handed on in
+    task order, so the output equals the sequential pull's.
+    """
+    concurrency = client.settings.concurrency
+    if concurrency <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            result = SearchResult()
+            for resource in stream_task(client, task, result):
+                sink(resource, task.resource_type)
+                progress.add(task.resource_type)
+            progress.add(task.resource_type, 0, pages=result.pages)
+            stats.note(task.resource_type, result)
+        return
+    window = 2 * concurrency
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="fhir-search") as pool:
+        pending: list[tuple[SearchTask, Future[TaskOutcome]]] = []
+        queue = iter(tasks)
+        try:
+            for task in queue:
+                pending.append((task, pool.submit(fetch_task, client, task)))
+                if len(pending) >= window:
+                    _drain_one(pending, sink, stats, progress)
+            while pending:
+                _drain_one(pending, sink, stats, progress)
+        except BaseException:
+            for _, future in pending:
+                future.cancel()
+            raise
+
+
+def _drain_one(
+    pending: list[tuple[SearchTask, Future[TaskOutcome]]], sink: Sink, stats: SearchStats, progress: Progress
+) -> None:
+    task, future = pending.pop(0)
+    outcome = future.result()
+    for resource in outcome.resources:
+        sink(resource, task.resource_type)
+    progress.add(task.resource_type, len(outcome.resources), pages=outcome.result.pages)
+    stats.note(task.resource_type, outcome.result)
