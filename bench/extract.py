@@ -207,7 +207,7 @@ def main() -> None:
         child(args)
         return
     modes = args.modes.split(",")
-    rows = []
+    rows: list[tuple[int, str, int, float, float, float | None, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in (int(s) for s in args.sizes.split(",")):
             tag = f"bench{n}"
@@ -228,15 +228,17 @@ def main() -> None:
                 rate = best["resources"] / best["seconds"]
                 if label == "baseline":
                     base_rate = rate
-                ratio = rate / base_rate if base_rate else float("nan")
+                ratio = rate / base_rate if base_rate else None
                 rss = max(r["rss_mib"] for r in results)
                 rows.append((n, label, int(best["resources"]), best["seconds"], rate, ratio, rss))
+                shown = f"{ratio:5.2f}x" if ratio is not None else "    -"
                 print(f"N={n:5d} {label:12s} {int(best['resources']):7d} res {best['seconds']:7.2f} s "
-                      f"{rate:8.0f} res/s  {ratio:5.2f}x baseline  peak RSS {rss:6.1f} MiB", flush=True)
+                      f"{rate:8.0f} res/s  {shown} baseline  peak RSS {rss:6.1f} MiB", flush=True)
     print("\n| N | run | resources | seconds | resources/s | × baseline | peak RSS MiB |")
     print("|---|---|---|---|---|---|---|")
     for n, label, count, secs, rate, ratio, rss in rows:
-        print(f"| {n} | {label} | {count} | {secs:.2f} | {rate:.0f} | {ratio:.2f} | {rss:.0f} |")
+        shown = f"{ratio:.2f}" if ratio is not None else "-"
+        print(f"| {n} | {label} | {count} | {secs:.2f} | {rate:.0f} | {shown} | {rss:.0f} |")
 
 
 if __name__ == "__main__":

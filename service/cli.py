@@ -73,7 +73,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         from service.sources import fhir_extract
 
         settings = FhirSettings(normalize_base_url(args.fhir_url, "--fhir-url"))
-        options.extract = fhir_extract(settings, args.study, out, progress=sys.stderr.isatty())
+        options.extract = fhir_extract(settings, args.study, out, progress=True)
         options.source_label = settings.base_url
     return _run_plain(options)
 
@@ -247,7 +247,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
             return 2
     else:
         settings = FhirSettings(normalize_base_url(args.fhir_url, "--fhir-url"))
-    sent = seed(args.source or demo_source(), settings, progress=sys.stderr.isatty())
+    sent = seed(args.source or demo_source(), settings, progress=True)
     total = sum(sent.values())
     detail = ", ".join(f"{count} {rtype}" for rtype, count in sorted(sent.items()))
     print(f"seeded {total} resources into {settings.base_url} ({detail})")

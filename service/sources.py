@@ -52,6 +52,6 @@ def run_options(deployment: Deployment, request: JobRequest) -> RunOptions:
         options.source = deployment.source
         return options
     if fhir is not None:
-        options.extract = fhir_extract(fhir, deployment.study_file, deployment.paths.out_dir)
+        options.extract = fhir_extract(fhir, deployment.study_file, deployment.paths.out_dir, progress=True)
         options.source_label = fhir.base_url
     return options
