@@ -135,6 +135,10 @@ cmd_start() {
 	mkdir -p "$RUN_DIR"
 	: >"$LOG_FILE"
 
+	# Run from a copy, so that rebuilding target/ while this server runs cannot pull classes from under it.
+	local run_jar="$RUN_DIR/hapi-$PORT.jar"
+	cp -f "$JAR" "$run_jar"
+
 	local -a java_opts extra_args
 	read -r -a java_opts <<<"$JAVA_OPTS"
 	read -r -a extra_args <<<"${HAPI_ARGS:-}"
@@ -144,7 +148,7 @@ cmd_start() {
 	# The inner shell writes its own pid and then becomes java (exec), so the pid file holds java's pid.
 	# shellcheck disable=SC2016 # expanded by the inner shell
 	local launcher=(bash -c 'echo $$ >"$0"; exec "$@"' "$PID_FILE"
-		java "${java_opts[@]}" -jar "$JAR" "--server.port=$PORT" "${extra_args[@]}")
+		java "${java_opts[@]}" -jar "$run_jar" "--server.port=$PORT" "${extra_args[@]}")
 	if command -v setsid >/dev/null 2>&1; then
 		nohup setsid "${launcher[@]}" >>"$LOG_FILE" 2>&1 </dev/null &
 	else
