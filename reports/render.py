@@ -90,9 +90,18 @@ def render_pdf(html: str, fetcher: AssetFetcher | None = None) -> bytes:
     return pdf
 
 
+def umask_mode() -> int:
+    """The mode a plainly created file gets (0o666 less the umask); mkstemp's own 0o600 is too strict to share."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` through a temporary file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.chmod(tmp, umask_mode())
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

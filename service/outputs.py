@@ -12,10 +12,21 @@ from typing import Any
 import pandas as pd
 
 
+def umask_mode() -> int:
+    """The mode a plainly created file gets (0o666 less the umask); mkstemp's own 0o600 is too strict to share.
+
+    (reports.render keeps its own copy so that this module stays free of the report's heavy imports.)
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` via a temporary file in the same folder and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.chmod(tmp, umask_mode())
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
@@ -38,6 +49,7 @@ def copy_atomic(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
+    os.chmod(tmp, umask_mode())
     try:
         shutil.copyfile(source, tmp)
         os.replace(tmp, target)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from importlib import resources
@@ -138,3 +139,12 @@ def test_report_without_a_published_run_names_the_missing_run(
 ) -> None:
     assert main(["report", "--out", str(tmp_path)]) == 2
     assert "--run" in capsys.readouterr().err
+
+
+def test_published_files_get_the_umask_mode_not_mkstemps_private_0600(demo_run: Path) -> None:
+    import stat
+
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("report.pdf", "cohort.csv", "run.json"):
+        assert stat.S_IMODE((demo_run / name).stat().st_mode) == 0o666 & ~umask, name
