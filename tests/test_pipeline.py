@@ -148,3 +148,17 @@ def test_published_files_get_the_umask_mode_not_mkstemps_private_0600(demo_run: 
     os.umask(umask)
     for name in ("report.pdf", "cohort.csv", "run.json"):
         assert stat.S_IMODE((demo_run / name).stat().st_mode) == 0o666 & ~umask, name
+
+
+def test_the_analysis_reference_copy_of_the_demo_cohort_is_what_the_pipeline_maps(demo_run: Path) -> None:
+    """tests/reference/demo/ (checked against R by tests/analysis) must stay the demo's real tables.
+
+    Study ids are left out: they depend on PELVIC_PSEUDONYM_KEY, which a developer may have set.
+    """
+    import pandas as pd
+
+    reference = Path(__file__).parent / "reference" / "demo"
+    for name in ("cohort.csv", "measures.csv"):
+        ours = pd.read_csv(demo_run / name).drop(columns="study_id")
+        kept = pd.read_csv(reference / name).drop(columns="study_id")
+        pd.testing.assert_frame_equal(ours, kept, obj=name)
