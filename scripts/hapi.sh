@@ -79,7 +79,7 @@ running_pid() {
 	local pid
 	pid="$(tr -dc '0-9' <"$PID_FILE")"
 	[[ -n "$pid" ]] || return 0
-	if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'hapi-fhir-fixture.jar'; then
+	if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'hapi-fhir-fixture'; then
 		printf '%s' "$pid"
 	fi
 }
@@ -136,7 +136,7 @@ cmd_start() {
 	: >"$LOG_FILE"
 
 	# Run from a copy, so that rebuilding target/ while this server runs cannot pull classes from under it.
-	local run_jar="$RUN_DIR/hapi-$PORT.jar"
+	local run_jar="$RUN_DIR/hapi-fhir-fixture-$PORT.jar"
 	cp -f "$JAR" "$run_jar"
 
 	local -a java_opts extra_args
@@ -200,7 +200,7 @@ cmd_stop() {
 		fi
 		sleep 0.5
 	done
-	rm -f "$PID_FILE"
+	rm -f "$PID_FILE" "$RUN_DIR/hapi-fhir-fixture-$PORT.jar"
 	log "stopped after $((SECONDS - started)) s"
 }
 
