@@ -11,6 +11,9 @@
 4. ``error`` outputs (OperationOutcomes) fail the pull: an export that lost resources is a short cohort.
 5. Filter to the cohort (patients with an index Procedure) into the snapshot, types in canonical order.
 6. ``DELETE`` the status URL in all cases, so the server can drop the job and its files.
+
+Incremental (``fhir.incremental`` with a previous snapshot): :func:`bulk_incremental_pull` exports with
+``_since`` and merges into the previous snapshot by the search incremental's rules (see there).
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ import logging
 import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,8 +34,8 @@ import requests
 from config.errors import FhirError
 from extractor.http import HttpClient, InvalidPayload, parse_json, safe_url
 from extractor.paging import resolve_link, same_origin
-from extractor.search import owner
-from extractor.snapshot import STUDY_RESOURCE_TYPES
+from extractor.search import cohort_tasks, owner, run_tasks
+from extractor.snapshot import STUDY_RESOURCE_TYPES, Snapshot, SnapshotWriter
 
 if TYPE_CHECKING:
     from extractor.pull import PullContext
@@ -211,10 +216,25 @@ def delete_job(client: HttpClient, status_url: str) -> None:
         log.warning("could not delete the bulk export job: %s", exc)
 
 
-def bulk_pull(ctx: PullContext, since: str | None = None) -> dict[str, Any]:
-    """Run an export and write the cohort's resources into the snapshot; returns manifest details."""
+@dataclass
+class Export:
+    """A finished export whose files are downloaded (valid inside :func:`exported`)."""
+
+    manifest: BulkManifest
+    outputs: list[Output]
+    counts: list[int]
+
+    def iter_type(self, resource_type: str) -> Iterator[dict[str, Any]]:
+        for output in self.outputs:
+            if output.resource_type == resource_type:
+                yield from _iter_file(output.path)
+
+
+@contextmanager
+def exported(ctx: PullContext, since: str | None) -> Iterator[Export]:
+    """Kick off, poll, check for errors and download the files to a temporary folder; delete the job after."""
     client = ctx.client
-    ctx.progress.set_phase("starting bulk export")
+    ctx.progress.set_phase("starting bulk export" + (f" (_since={since})" if since else ""))
     status_url = kick_off(client, kickoff_url(ctx), since)
     try:
         manifest = poll(client, status_url, ctx)
@@ -236,21 +256,95 @@ def bulk_pull(ctx: PullContext, since: str | None = None) -> dict[str, Any]:
                 counts = list(pool.map(lambda o: download(client, o, manifest.requires_token), outputs))
             for output, count in zip(outputs, counts, strict=True):
                 ctx.progress.add(f"exported {output.resource_type}", count, pages=1)
-            ctx.progress.set_phase("filtering to the cohort")
-            patients = _cohort(outputs, ctx)
-            for rtype in STUDY_RESOURCE_TYPES:
-                for output in outputs:
-                    if output.resource_type == rtype:
-                        for resource in _iter_file(output.path):
-                            if owner(resource) in patients:
-                                ctx.writer.add(resource, rtype)
+            yield Export(manifest, outputs, counts)
     finally:
         delete_job(client, status_url)
-    stamp = manifest.transaction_time
+
+
+def bulk_pull(ctx: PullContext, since: str | None = None) -> dict[str, Any]:
+    """Run an export and write the cohort's resources into the snapshot; returns manifest details."""
+    with exported(ctx, since) as export:
+        ctx.progress.set_phase("filtering to the cohort")
+        patients = _cohort(export.outputs, ctx)
+        for rtype in STUDY_RESOURCE_TYPES:
+            for resource in export.iter_type(rtype):
+                if owner(resource) in patients:
+                    ctx.writer.add(resource, rtype)
+    stamp = export.manifest.transaction_time
     return {
         "patients": len(patients),
         "extracted_at": stamp,
         "watermarks": dict.fromkeys(STUDY_RESOURCE_TYPES, stamp),
-        "bulk": {"level": ctx.settings.bulk_level, "files": len(outputs), "exported": sum(counts),
+        "bulk": {"level": ctx.settings.bulk_level, "files": len(export.outputs), "exported": sum(export.counts),
                  "since": since},
     }
+
+
+def bulk_incremental_pull(ctx: PullContext, previous: Snapshot) -> dict[str, Any]:
+    """Export only what changed since ``previous`` (``_since``) and merge it in; falls back to a full export.
+
+    The same steps and merge rules as the search incremental (:mod:`extractor.incremental`): history per
+    type since its watermark first (deletions), then the export with ``_since`` = the earliest watermark
+    minus the overlap; patients whose index Procedure is in the export but who were not in ``previous``
+    join, and all their resources are fetched by search (an unchanged resource is not in a ``_since``
+    export); the merged snapshot is filtered to the recomputed cohort.
+    """
+    from extractor.incremental import is_index, merge_changes, since_marks, touched_since
+    from extractor.pull import iso
+
+    since = since_marks(previous, ctx.settings.base_url, ctx.settings.incremental_overlap)
+    if isinstance(since, str):
+        log.warning("incremental pull not possible (%s); doing a full export", since)
+        details = bulk_pull(ctx)
+        details["incremental"] = {"fallback": since}
+        return details
+
+    ctx.progress.set_phase("reading change history")
+    touched = {rtype: touched_since(ctx, rtype, since[rtype]) for rtype in STUDY_RESOURCE_TYPES}
+    export_since = min(since.values())  # all written by iso(): same format, so text order is time order
+    known = {r["id"] for r in previous.iter_resources("Patient")}
+    with exported(ctx, export_since) as export, \
+            tempfile.TemporaryDirectory(prefix="changes-", dir=ctx.writer.folder) as tmp:
+        index = ctx.study.index_codes
+        candidates = {owner(r) for r in export.iter_type("Procedure") if is_index(r, index)}
+        new_patients = sorted(p for p in candidates if p is not None and p not in known)
+        ctx.progress.set_phase(f"fetching all resources of {len(new_patients)} new patients")
+        changes = SnapshotWriter(Path(tmp), STUDY_RESOURCE_TYPES)
+        # the searched copies are at least as new as the exported ones: write them first, the first copy wins
+        run_tasks(ctx.client, cohort_tasks(new_patients, ctx.settings), changes.add, ctx.stats, ctx.progress)
+        wanted = known | set(new_patients)
+        for rtype in STUDY_RESOURCE_TYPES:
+            for resource in export.iter_type(rtype):
+                if owner(resource) in wanted:
+                    changes.add(resource, rtype)
+        fresh = changes.finish(ctx.settings.base_url, "changes", "")
+        patients, drop, left_cohort = merge_changes(ctx, previous, fresh, touched)
+    stamp = export.manifest.transaction_time
+    # the history was read before the export started: a type's watermark is the earlier of the two times
+    marks = {}
+    for rtype in STUDY_RESOURCE_TYPES:
+        moments = [m for m in (_instant(stamp), ctx.stats.started.get(rtype)) if m is not None]
+        marks[rtype] = iso(min(moments)) if moments else stamp
+    return {
+        "patients": patients,
+        "extracted_at": stamp,
+        "watermarks": marks,
+        "bulk": {"level": ctx.settings.bulk_level, "files": len(export.outputs), "exported": sum(export.counts),
+                 "since": export_since},
+        "incremental": {
+            "previous": previous.manifest.extracted_at,
+            "since": since,
+            "changed": fresh.manifest.counts,
+            "new_patients": len(new_patients),
+            "dropped_ids": {t: len(v) for t, v in drop.items()},
+            "left_cohort": left_cohort,
+            "history_ids": {t: len(v) for t, v in touched.items()},
+        },
+    }
+
+
+def _instant(value: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None

@@ -117,7 +117,7 @@ def touched_since(ctx: PullContext, resource_type: str, since: str) -> set[str]:
     return ids
 
 
-def _is_index(resource: Resource, index: frozenset[tuple[str, str]]) -> bool:
+def is_index(resource: Resource, index: frozenset[tuple[str, str]]) -> bool:
     codings = (resource.get("code") or {}).get("coding") or []
     return any(isinstance(c, dict) and (c.get("system"), c.get("code")) in index for c in codings)
 
@@ -129,6 +129,38 @@ def _merged(previous: Snapshot, fresh: Snapshot, rtype: str, drop: set[str]) -> 
         if resource.get("id") not in replaced and resource.get("id") not in drop:
             yield resource
     yield from fresh.iter_resources(rtype)
+
+
+def merge_changes(
+    ctx: PullContext, previous: Snapshot, fresh: Snapshot, touched: dict[str, set[str]]
+) -> tuple[int, dict[str, set[str]], int]:
+    """Write ``previous`` merged with ``fresh`` into ``ctx.writer``; returns (patients, dropped ids, left).
+
+    ``fresh`` holds the changed resources fetched since the watermarks (and everything of new patients),
+    ``touched`` the ids the history reports changed or deleted. A previous resource is replaced by its fresh
+    version, or removed when touched but not fetched; the cohort is recomputed from the merged Procedures
+    and only its patients' resources are kept. Shared by the search and Bulk incremental pulls.
+    """
+    drop: dict[str, set[str]] = {}
+    for rtype in STUDY_RESOURCE_TYPES:
+        returned = {r["id"] for r in fresh.iter_resources(rtype)}
+        drop[rtype] = touched[rtype] - returned
+
+    ctx.progress.set_phase("merging")
+    index = ctx.study.index_codes
+    cohort = {owner(r) for r in _merged(previous, fresh, "Procedure", drop["Procedure"]) if is_index(r, index)}
+    cohort.discard(None)
+    left_cohort = 0
+    for rtype in STUDY_RESOURCE_TYPES:
+        for resource in _merged(previous, fresh, rtype, drop[rtype]):
+            if owner(resource) in cohort:
+                ctx.writer.add(resource, rtype)
+            else:
+                left_cohort += 1
+    if ctx.writer.problems:
+        raise FhirError(f"merging the incremental pull found {len(ctx.writer.problems)} problems; "
+                        "run a full pull (incremental = false)")
+    return len(cohort), drop, left_cohort
 
 
 def incremental_pull(ctx: PullContext, previous: Snapshot) -> dict[str, Any]:
@@ -157,27 +189,9 @@ def incremental_pull(ctx: PullContext, previous: Snapshot) -> dict[str, Any]:
         tasks = cohort_tasks(sorted(known), ctx.settings, since) + cohort_tasks(new_patients, ctx.settings)
         run_tasks(ctx.client, tasks, changes.add, ctx.stats, ctx.progress)
         fresh = changes.finish(ctx.settings.base_url, "changes", "")
-        drop: dict[str, set[str]] = {}
-        for rtype in STUDY_RESOURCE_TYPES:
-            returned = {r["id"] for r in fresh.iter_resources(rtype)}
-            drop[rtype] = touched[rtype] - returned
-
-        ctx.progress.set_phase("merging")
-        index = ctx.study.index_codes
-        cohort = {owner(r) for r in _merged(previous, fresh, "Procedure", drop["Procedure"]) if _is_index(r, index)}
-        cohort.discard(None)
-        left_cohort = 0
-        for rtype in STUDY_RESOURCE_TYPES:
-            for resource in _merged(previous, fresh, rtype, drop[rtype]):
-                if owner(resource) in cohort:
-                    ctx.writer.add(resource, rtype)
-                else:
-                    left_cohort += 1
-    if ctx.writer.problems:
-        raise FhirError(f"merging the incremental pull found {len(ctx.writer.problems)} problems; "
-                        "run a full pull (incremental = false)")
+        patients, drop, left_cohort = merge_changes(ctx, previous, fresh, touched)
     return {
-        "patients": len(cohort),
+        "patients": patients,
         "incremental": {
             "previous": previous.manifest.extracted_at,
             "since": since,

@@ -1,8 +1,8 @@
 """``pull()``: the one entry point that extracts the study cohort from a FHIR server into a snapshot.
 
-It picks the mode from the settings (search, Bulk ``$export``, incremental search on top of a previous
-snapshot), builds the HTTP client and authenticator on one keep-alive session, streams everything into a
-:class:`SnapshotWriter` and writes the manifest. Either the whole pull succeeds, or it raises a
+It picks the mode from the settings (search or Bulk ``$export``, each full or incremental on top of a
+previous snapshot), builds the HTTP client and authenticator on one keep-alive session, streams everything
+into a :class:`SnapshotWriter` and writes the manifest. Either the whole pull succeeds, or it raises a
 :class:`FhirError` and leaves no manifest behind (so the folder cannot be mistaken for a snapshot).
 """
 
@@ -103,9 +103,12 @@ def pull(
     started = clock.monotonic()
     try:
         if settings.mode == "bulk":
-            from extractor.bulk import bulk_pull
+            from extractor.bulk import bulk_incremental_pull, bulk_pull
 
-            details = bulk_pull(ctx)
+            if settings.incremental and previous is not None:
+                details = bulk_incremental_pull(ctx, previous)
+            else:
+                details = bulk_pull(ctx)
             kind = "fhir-bulk"
         elif settings.incremental and previous is not None:
             from extractor.incremental import incremental_pull

@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hapi_data import assert_pull_matches, canonical_lines, hapi_settings
+import requests
+from hapi_data import (
+    assert_pull_matches,
+    canonical_lines,
+    expected_cohort,
+    hapi_settings,
+    namespace,
+    namespaced_study,
+    new_tag,
+    synthetic,
+    write_ndjson,
+)
 from stub_http import BASE, FakeClock, StubSession, response, settings
+from test_extractor_incremental import delete, first, put
 
 from config.errors import FhirError
 from config.study import load_study
-from extractor import pull
+from extractor import pull, seed
+from extractor.http import make_session
+from extractor.search import owner
 
 STUDY = load_study()
 INDEX_SYSTEM, INDEX_CODE = sorted(STUDY.index_codes)[0]
@@ -30,6 +47,93 @@ def test_bulk_export_pull_equals_the_search_pull(
     assert exported.manifest.kind == "fhir-bulk"
     assert canonical_lines(exported) == canonical_lines(searched)
     assert_pull_matches(exported, synthetic_cohort["expected"])
+
+
+def instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def recording_session(settings_: Any) -> tuple[requests.Session, list[tuple[str, str, dict[str, Any]]]]:
+    """A real session that notes every request (method, url, params)."""
+    session = make_session(settings_)
+    calls: list[tuple[str, str, dict[str, Any]]] = []
+    original = session.request
+
+    def request(method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
+        calls.append((method, url, dict(kwargs.get("params") or {})))
+        return original(method, url, *args, **kwargs)
+
+    session.request = request  # type: ignore[method-assign]
+    return session, calls
+
+
+@pytest.mark.hapi
+@pytest.mark.parametrize("level", ["group", "system"])
+def test_bulk_incremental_pull_after_change_add_and_delete_equals_a_full_bulk_pull(
+    hapi_url: str, tmp_path: Path, level: str
+):
+    tag = new_tag("binc")
+    resources = namespace(synthetic(24, 5, 6), tag)
+    patients = [r["id"] for r in resources if r["resourceType"] == "Patient"]
+    group = {"resourceType": "Group", "id": f"{tag}-all", "type": "person", "actual": True,
+             "member": [{"entity": {"reference": f"Patient/{pid}"}} for pid in patients]}
+    study = namespaced_study(tag)
+    seed(write_ndjson([*resources, group], tmp_path / "data"), hapi_settings(hapi_url))
+    cohort = sorted(expected_cohort(resources, study)["Patient"])
+    noise = sorted(set(patients) - set(cohort))
+    full_settings = hapi_settings(hapi_url, mode="bulk", bulk_level=level, bulk_group_id=group["id"])
+    inc_settings = hapi_settings(hapi_url, mode="bulk", bulk_level=level, bulk_group_id=group["id"],
+                                 incremental=True, incremental_overlap=0.0, patient_batch_size=7, page_size=20)
+    before = pull(inc_settings, study, tmp_path / "night1")  # no previous snapshot: a full export
+    assert before.manifest.details["bulk"]["since"] is None
+    time.sleep(1.2)
+
+    # change: an Observation gets a new note; a Condition moves to a noise patient (leaves the pull)
+    changed = copy.deepcopy(first(resources, "Observation", cohort[0]))
+    changed["note"] = [{"text": "amended"}]
+    put(hapi_url, changed)
+    moved = copy.deepcopy(first(resources, "Condition", cohort[1]))
+    moved["subject"] = {"reference": f"Patient/{noise[0]}"}
+    put(hapi_url, moved)
+    # add: an Observation for a cohort patient, and a noise patient gains an index procedure (joins)
+    added = copy.deepcopy(changed)
+    added["id"] = f"{tag}-added-obs"
+    put(hapi_url, added)
+    joining = copy.deepcopy(first(resources, "Procedure", cohort[2]))
+    joining["id"] = f"{tag}-joining-proc"
+    joining["subject"] = {"reference": f"Patient/{noise[1]}"}
+    put(hapi_url, joining)
+    # delete: an Observation; and a patient's index procedure is recoded (the patient leaves the cohort)
+    deletable = [r for r in resources if r["resourceType"] == "Observation" and owner(r) == cohort[3]]
+    deleted = next(r["id"] for r in deletable if delete(hapi_url, "Observation", r["id"]))
+    for proc in (r for r in resources if r["resourceType"] == "Procedure" and owner(r) == cohort[4]):
+        recoded = copy.deepcopy(proc)
+        recoded["code"] = {"coding": [{"system": "urn:other", "code": "not-an-index-procedure"}]}
+        put(hapi_url, recoded)
+
+    session, calls = recording_session(inc_settings)
+    with session:
+        incremental = pull(inc_settings, study, tmp_path / "night2", previous=before, session=session)
+    full = pull(full_settings, study, tmp_path / "full")
+    assert incremental.manifest.kind == "fhir-bulk"
+    assert canonical_lines(incremental) == canonical_lines(full)
+
+    details = incremental.manifest.details
+    marks = before.manifest.details["watermarks"]
+    since = details["bulk"]["since"]
+    assert instant(since) == min(map(instant, marks.values()))  # overlap 0: the previous pull's earliest mark
+    kickoffs = [params for method, url, params in calls if method == "GET" and url.endswith("/$export")]
+    assert [k.get("_since") for k in kickoffs] == [since]
+    assert set(details["watermarks"]) == {"Patient", "Procedure", "Condition", "Observation"}
+    assert all(instant(mark) > instant(since) for mark in details["watermarks"].values())
+    info = details["incremental"]
+    assert info["new_patients"] == 1
+    assert sum(info["changed"].values()) < sum(before.manifest.counts.values()) / 2  # only the changes
+    ids = {r["id"] for r in incremental.iter_resources("Observation")}
+    assert added["id"] in ids and deleted not in ids
+    assert moved["id"] not in {r["id"] for r in incremental.iter_resources("Condition")}
+    assert noise[1] in {r["id"] for r in incremental.iter_resources("Patient")}
+    assert cohort[4] not in {r["id"] for r in incremental.iter_resources("Patient")}
 
 
 class FakeExportServer:
@@ -105,3 +209,13 @@ def test_a_truncated_export_file_is_downloaded_again(tmp_path: Path):
 def test_an_export_file_that_stays_broken_fails_the_pull(tmp_path: Path):
     with pytest.raises(FhirError, match="not valid JSON"):
         run_stub(FakeExportServer(bad_file=99), tmp_path)
+
+
+def test_a_bulk_incremental_pull_without_a_usable_previous_snapshot_falls_back_to_a_full_export(tmp_path: Path):
+    first_snap, _ = run_stub(FakeExportServer(), tmp_path)
+    object.__setattr__(first_snap.manifest, "source", "http://elsewhere/fhir")
+    again = pull(settings(mode="bulk", incremental=True, backoff_base=0, backoff_cap=0), STUDY, tmp_path / "again",
+                 session=StubSession(FakeExportServer()), clock=FakeClock(), previous=first_snap)
+    assert "another server" in again.manifest.details["incremental"]["fallback"]
+    assert again.manifest.details["bulk"]["since"] is None
+    assert again.manifest.counts == first_snap.manifest.counts
