@@ -289,18 +289,13 @@ def bulk_incremental_pull(ctx: PullContext, previous: Snapshot) -> dict[str, Any
     join, and all their resources are fetched by search (an unchanged resource is not in a ``_since``
     export); the merged snapshot is filtered to the recomputed cohort.
     """
-    from extractor.incremental import is_index, merge_changes, since_marks, touched_since
+    from extractor.incremental import changes_since, full_pull_instead, is_index, merge_changes
     from extractor.pull import iso
 
-    since = since_marks(previous, ctx.settings.base_url, ctx.settings.incremental_overlap)
-    if isinstance(since, str):
-        log.warning("incremental pull not possible (%s); doing a full export", since)
-        details = bulk_pull(ctx)
-        details["incremental"] = {"fallback": since}
-        return details
-
-    ctx.progress.set_phase("reading change history")
-    touched = {rtype: touched_since(ctx, rtype, since[rtype]) for rtype in STUDY_RESOURCE_TYPES}
+    start = changes_since(ctx, previous)
+    if isinstance(start, str):
+        return full_pull_instead(ctx, start, bulk_pull)
+    since, touched = start
     export_since = min(since.values())  # all written by iso(): same format, so text order is time order
     known = {r["id"] for r in previous.iter_resources("Patient")}
     with exported(ctx, export_since) as export, \

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -163,19 +163,33 @@ def merge_changes(
     return len(cohort), drop, left_cohort
 
 
+def changes_since(ctx: PullContext, previous: Snapshot) -> tuple[dict[str, str], dict[str, set[str]]] | str:
+    """The per-type cut-offs and the ids touched since them (``_history``), or why no incremental pull."""
+    since = since_marks(previous, ctx.settings.base_url, ctx.settings.incremental_overlap)
+    if isinstance(since, str):
+        return since
+    ctx.progress.set_phase("reading change history")
+    return since, {rtype: touched_since(ctx, rtype, since[rtype]) for rtype in STUDY_RESOURCE_TYPES}
+
+
+def full_pull_instead(
+    ctx: PullContext, reason: str, full_pull: Callable[[PullContext], dict[str, Any]]
+) -> dict[str, Any]:
+    """A full pull where an incremental one is not possible; the manifest says why."""
+    log.warning("incremental pull not possible (%s); doing a full pull", reason)
+    details = full_pull(ctx)
+    details["incremental"] = {"fallback": reason}
+    return details
+
+
 def incremental_pull(ctx: PullContext, previous: Snapshot) -> dict[str, Any]:
     """Fetch changes since ``previous`` and write the merged snapshot; falls back to a full pull."""
     from extractor.pull import search_pull
 
-    since = since_marks(previous, ctx.settings.base_url, ctx.settings.incremental_overlap)
-    if isinstance(since, str):
-        log.warning("incremental pull not possible (%s); doing a full pull", since)
-        details = search_pull(ctx)
-        details["incremental"] = {"fallback": since}
-        return details
-
-    ctx.progress.set_phase("reading change history")
-    touched = {rtype: touched_since(ctx, rtype, since[rtype]) for rtype in STUDY_RESOURCE_TYPES}
+    start = changes_since(ctx, previous)
+    if isinstance(start, str):
+        return full_pull_instead(ctx, start, search_pull)
+    since, touched = start
 
     ctx.progress.set_phase("finding changed index procedures")
     known = {r["id"] for r in previous.iter_resources("Patient")}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import time
 from datetime import datetime
@@ -23,13 +22,12 @@ from hapi_data import (
     write_ndjson,
 )
 from stub_http import BASE, FakeClock, StubSession, response, settings
-from test_extractor_incremental import delete, first, put
+from test_extractor_incremental import assert_changes_applied, change_add_delete
 
 from config.errors import FhirError
 from config.study import load_study
 from extractor import pull, seed
 from extractor.http import make_session
-from extractor.search import owner
 
 STUDY = load_study()
 INDEX_SYSTEM, INDEX_CODE = sorted(STUDY.index_codes)[0]
@@ -88,28 +86,7 @@ def test_bulk_incremental_pull_after_change_add_and_delete_equals_a_full_bulk_pu
     assert before.manifest.details["bulk"]["since"] is None
     time.sleep(1.2)
 
-    # change: an Observation gets a new note; a Condition moves to a noise patient (leaves the pull)
-    changed = copy.deepcopy(first(resources, "Observation", cohort[0]))
-    changed["note"] = [{"text": "amended"}]
-    put(hapi_url, changed)
-    moved = copy.deepcopy(first(resources, "Condition", cohort[1]))
-    moved["subject"] = {"reference": f"Patient/{noise[0]}"}
-    put(hapi_url, moved)
-    # add: an Observation for a cohort patient, and a noise patient gains an index procedure (joins)
-    added = copy.deepcopy(changed)
-    added["id"] = f"{tag}-added-obs"
-    put(hapi_url, added)
-    joining = copy.deepcopy(first(resources, "Procedure", cohort[2]))
-    joining["id"] = f"{tag}-joining-proc"
-    joining["subject"] = {"reference": f"Patient/{noise[1]}"}
-    put(hapi_url, joining)
-    # delete: an Observation; and a patient's index procedure is recoded (the patient leaves the cohort)
-    deletable = [r for r in resources if r["resourceType"] == "Observation" and owner(r) == cohort[3]]
-    deleted = next(r["id"] for r in deletable if delete(hapi_url, "Observation", r["id"]))
-    for proc in (r for r in resources if r["resourceType"] == "Procedure" and owner(r) == cohort[4]):
-        recoded = copy.deepcopy(proc)
-        recoded["code"] = {"coding": [{"system": "urn:other", "code": "not-an-index-procedure"}]}
-        put(hapi_url, recoded)
+    changes = change_add_delete(hapi_url, resources, tag, cohort, noise)
 
     session, calls = recording_session(inc_settings)
     with session:
@@ -129,11 +106,7 @@ def test_bulk_incremental_pull_after_change_add_and_delete_equals_a_full_bulk_pu
     info = details["incremental"]
     assert info["new_patients"] == 1
     assert sum(info["changed"].values()) < sum(before.manifest.counts.values()) / 2  # only the changes
-    ids = {r["id"] for r in incremental.iter_resources("Observation")}
-    assert added["id"] in ids and deleted not in ids
-    assert moved["id"] not in {r["id"] for r in incremental.iter_resources("Condition")}
-    assert noise[1] in {r["id"] for r in incremental.iter_resources("Patient")}
-    assert cohort[4] not in {r["id"] for r in incremental.iter_resources("Patient")}
+    assert_changes_applied(incremental, changes, cohort, noise)
 
 
 class FakeExportServer:
