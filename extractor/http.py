@@ -3,12 +3,13 @@
 Retry policy (see ``docs/extraction.md``):
 
 * retried: connection errors (refused, reset, dropped), timeouts, truncated bodies, responses that are not
-  valid JSON/FHIR, and HTTP 429, 502, 503, 504;
+  valid JSON/FHIR, and HTTP 429, 502, 503, 504; HTTP 500 too on idempotent reads (GET, HEAD) only, since a
+  500 after a write may have applied it;
 * waits ``Retry-After`` (seconds or HTTP-date) when the server sends it, otherwise exponential backoff with
   full jitter: ``uniform(0, min(backoff_cap, backoff_base * 2**(attempt - 1)))``;
 * at most ``max_attempts`` attempts, then :class:`FhirHTTPError` (status) or :class:`FhirTimeout` or
   :class:`FhirError`, naming the URL;
-* other 4xx/5xx fail at once; a 401 asks the authenticator for fresh credentials once.
+* other 4xx/5xx (and a 500 on a POST) fail at once; a 401 asks the authenticator for fresh credentials once.
 
 URLs in messages and logs go through :func:`safe_url`: no credentials, and the values of query parameters
 that carry ids (``patient``, ``_id``, ...) or secrets are elided.
@@ -38,7 +39,9 @@ from config.fhir import FhirSettings
 
 log = logging.getLogger("extractor.http")
 
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
+RETRY_STATUSES = frozenset({429, 502, 503, 504})  # retried whatever the method
+RETRY_STATUSES_IF_IDEMPOTENT = frozenset({500})  # retried only for the methods below
+IDEMPOTENT_READS = frozenset({"GET", "HEAD"})
 FHIR_JSON = "application/fhir+json"
 USER_AGENT = "pelvic-outcomes-extractor/0.1"
 
@@ -326,7 +329,9 @@ class HttpClient:
             status = response.status_code
             if status == 401 and authenticate:
                 return _Unauthorized(FhirHTTPError("not authorised", shown, status)), None
-            if status in RETRY_STATUSES:
+            if status in RETRY_STATUSES or (
+                status in RETRY_STATUSES_IF_IDEMPOTENT and call.method.upper() in IDEMPOTENT_READS
+            ):
                 wait = parse_retry_after(response.headers.get("Retry-After"), response.headers.get("Date"),
                                          self.clock.time())
                 return FhirHTTPError(_status_message(response), shown, status), wait

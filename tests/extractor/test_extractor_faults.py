@@ -36,6 +36,7 @@ def test_pull_through_transient_faults_completes_exactly(
         proxy.add(Rule("status", r"/fhir/Observation", status=429, retry_after="1", times=2)),
         proxy.add(Rule("status", r"_getpages", status=503, every=3, times=3)),
         proxy.add(Rule("status", r"/fhir/Condition", status=502, times=1)),
+        proxy.add(Rule("status", r"/fhir/Procedure\?patient", status=500, times=1)),
         proxy.add(Rule("drop", r"/fhir/Patient", times=2)),
         proxy.add(Rule("truncate", r"_getpages", every=4, times=3)),
         proxy.add(Rule("garbage", r"/fhir/Procedure\?patient", times=1)),
@@ -47,13 +48,14 @@ def test_pull_through_transient_faults_completes_exactly(
     assert snapshot.manifest.details["http"]["retries"] >= 12
 
 
-def test_a_persistent_500_fails_the_pull_naming_url_and_status(
+def test_a_persistent_500_is_retried_then_fails_the_pull_naming_url_and_status(
     proxy: FaultProxy, synthetic_cohort: dict[str, Any], tmp_path: Path
 ):
-    proxy.add(Rule("status", r"/fhir/Observation", status=500))
-    with pytest.raises(FhirHTTPError) as caught:
+    rule = proxy.add(Rule("status", r"/fhir/Observation", status=500))
+    with pytest.raises(FhirHTTPError, match="gave up after 6 attempts") as caught:
         pull(via(proxy), synthetic_cohort["study"], tmp_path / "snap")
     assert caught.value.status == 500 and "/fhir/Observation" in str(caught.value)
+    assert rule.applied == 6
     assert not (tmp_path / "snap" / "manifest.json").exists()
 
 

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import requests
+from fault_proxy import FaultProxy, Rule, send
 from stub_http import BASE, FakeClock, StubSession, response, sequence, settings
 
 from config.errors import FhirError, FhirHTTPError, FhirTimeout
 from config.fhir import BasicAuth, BearerAuth, Secret
 from extractor.auth import BasicAuthenticator, BearerAuthenticator
-from extractor.http import HttpClient, parse_retry_after, safe_url
+from extractor.http import HttpClient, make_session, parse_retry_after, safe_url
 
 URL = f"{BASE}/Patient"
 OK = response(200, {"resourceType": "Bundle", "type": "searchset"})
@@ -74,11 +78,68 @@ def test_client_errors_are_not_retried(status):
     assert len(session.calls) == 1 and clock.sleeps == []
 
 
-def test_server_500_fails_at_once():
-    http, session, _ = client(sequence(response(500)))
-    with pytest.raises(FhirHTTPError):
+def test_a_500_on_a_get_is_retried_with_the_bounded_backoff():
+    http, session, clock = client(sequence(response(500), response(500), OK), backoff_base=1.0, backoff_cap=4.0)
+    assert http.get_json(URL).status == 200
+    assert len(session.calls) == 3
+    assert len(clock.sleeps) == 2 and 0 <= clock.sleeps[0] <= 1.0 and 0 <= clock.sleeps[1] <= 2.0
+
+
+def test_a_persistent_500_on_a_get_gives_up_after_max_attempts_naming_url_and_status():
+    http, session, clock = client(sequence(response(500)))
+    with pytest.raises(FhirHTTPError) as caught:
         http.get_json(URL)
-    assert len(session.calls) == 1
+    assert caught.value.status == 500 and "4 attempts" in str(caught.value) and "/fhir/Patient" in str(caught.value)
+    assert len(session.calls) == 4 and len(clock.sleeps) == 3
+
+
+def test_a_500_on_a_post_is_not_retried():
+    http, session, clock = client(sequence(response(500), OK))
+    with pytest.raises(FhirHTTPError) as caught:
+        http.request("POST", BASE, read=lambda r: r.status_code, data=b"{}")
+    assert caught.value.status == 500
+    assert len(session.calls) == 1 and clock.sleeps == []
+
+
+def test_a_500_from_a_real_server_is_retried_through_the_fault_proxy():
+    with _Upstream() as upstream, FaultProxy(upstream.origin) as proxy:
+        rule = proxy.add(Rule("status", r"/fhir/Patient", status=500, times=2))
+        fhir = settings(base_url=proxy.base_url + "/fhir", backoff_base=0.01, backoff_cap=0.05)
+        with make_session(fhir) as session:
+            page = HttpClient(fhir, session).get_json(proxy.base_url + "/fhir/Patient", {"_count": "1"})
+    assert page.body["resourceType"] == "Bundle"
+    assert rule.applied == 2 and [action for _, _, action in proxy.log] == ["status", "status", "forward"]
+
+
+class _Upstream:
+    """A loopback HTTP server answering every GET with an empty searchset Bundle."""
+
+    def __enter__(self) -> _Upstream:
+        body = json.dumps({"resourceType": "Bundle", "type": "searchset", "entry": []}).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                send(self, 200, [("Content-Type", "application/fhir+json")], body)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    @property
+    def origin(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
 
 def test_error_diagnostics_are_shown_without_resource_ids():
