@@ -4,7 +4,8 @@ Every authenticator gives the ``Authorization`` header for the next request and,
 to refresh (:meth:`refresh`): a bearer token from a file is read again (rotated tokens), a SMART token is
 fetched anew. SMART Backend Services: a ``client_credentials`` grant with a ``private_key_jwt`` client
 assertion (RS384 or ES384, pyjwt), the token endpoint from ``<base>/.well-known/smart-configuration``
-unless configured; the access token is cached and renewed ``RENEW_BEFORE`` seconds before it expires.
+unless configured; the access token is cached and renewed before it expires: ``RENEW_BEFORE`` seconds
+before, or at half its lifetime when that is shorter (so a 60 s token is not fetched anew for every request).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from config.errors import FhirError
 from config.fhir import AuthSettings, BasicAuth, BearerAuth, NoAuth, Secret, SmartAuth
 from extractor.http import Authenticator, HttpClient, InvalidPayload, parse_json, safe_url
 
-RENEW_BEFORE = 60.0  # seconds before expiry at which a cached SMART token is renewed
+RENEW_BEFORE = 60.0  # seconds before expiry at which a cached SMART token is renewed (at most half its lifetime)
 ASSERTION_LIFETIME = 300  # seconds; SMART says no more than five minutes
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
@@ -72,7 +73,7 @@ class SmartAuthenticator:
         self.client = client  # an unauthenticated client on the same session
         self._lock = threading.Lock()
         self._token: str | None = None
-        self._expires_at = 0.0
+        self._renew_at = 0.0  # clock time from which the cached token is renewed before use
         self._token_url: str | None = settings.token_url
         self.tokens_fetched = 0
 
@@ -80,7 +81,7 @@ class SmartAuthenticator:
 
     def headers(self) -> dict[str, str]:
         with self._lock:
-            if self._token is None or self.client.clock.time() >= self._expires_at - RENEW_BEFORE:
+            if self._token is None or self.client.clock.time() >= self._renew_at:
                 self._fetch_token()
             return {"Authorization": f"Bearer {self._token}"}
 
@@ -144,8 +145,13 @@ class SmartAuthenticator:
         expires_in = body.get("expires_in", 300)
         lifetime = float(expires_in) if isinstance(expires_in, int | float) and expires_in > 0 else 300.0
         self._token = str(body["access_token"])
-        self._expires_at = asked_at + lifetime
+        self._renew_at = asked_at + lifetime - renewal_margin(lifetime)
         self.tokens_fetched += 1
+
+
+def renewal_margin(lifetime: float) -> float:
+    """Seconds before expiry at which a token of ``lifetime`` seconds is renewed."""
+    return min(RENEW_BEFORE, lifetime / 2)
 
 
 def make_authenticator(settings: AuthSettings, client: HttpClient) -> Authenticator:

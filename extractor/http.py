@@ -114,21 +114,46 @@ def safe_url(url: str) -> str:
 
 
 _REFERENCE = re.compile(r"\b([A-Z][A-Za-z]+)/[A-Za-z0-9\-.]{1,64}")
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.?[A-Za-z0-9_-]*")
+_OPAQUE = re.compile(r"[A-Za-z0-9+/_=-]{40,}")  # long opaque strings: tokens, keys, assertions
+OAUTH_DESCRIPTION_CHARS = 200
 
 
 def _diagnostics(response: requests.Response) -> str:
-    """A short, id-free reason from an OperationOutcome body, if any."""
+    """A short, id-free reason from an OperationOutcome or OAuth error body, if any."""
     try:
         body = json.loads(response.content)
     except (ValueError, requests.RequestException):
         return ""
     if not isinstance(body, dict) or body.get("resourceType") != "OperationOutcome":
-        if isinstance(body, dict) and isinstance(body.get("error"), str):  # OAuth error response
-            return str(body["error"])[:100]
+        if isinstance(body, dict) and isinstance(body.get("error"), str):
+            return oauth_error(body)
         return ""
     texts = [str(i.get("diagnostics", "")) for i in body.get("issue") or [] if isinstance(i, dict)]
     text = "; ".join(t for t in texts if t)[:300]
     return _REFERENCE.sub(lambda m: f"{m.group(1)}/…", text)
+
+
+def oauth_error(body: Mapping[str, Any]) -> str:
+    """``error: error_description`` of an OAuth error response (RFC 6749 5.2), on one line.
+
+    The description is what says why (a bad signature, an unknown ``kid``, a scope the server does not
+    grant); it is truncated to ``OAUTH_DESCRIPTION_CHARS``, and anything that looks like a token, an
+    assertion or a key is elided, so a server echoing what it was sent cannot leak it into a log.
+    """
+    error = _one_line(str(body.get("error", "")))[:100]
+    description = body.get("error_description")
+    if not isinstance(description, str) or not description.strip():
+        return error
+    text = _OPAQUE.sub("…", _JWT.sub("…", _one_line(description)))
+    text = _REFERENCE.sub(lambda m: f"{m.group(1)}/…", text)
+    if len(text) > OAUTH_DESCRIPTION_CHARS:
+        text = text[: OAUTH_DESCRIPTION_CHARS - 1] + "…"
+    return f"{error}: {text}" if error else text
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def parse_retry_after(value: str | None, server_date: str | None, now: float) -> float | None:

@@ -5,10 +5,15 @@ It stands in for a hospital's authorization server, not for our code:
 * ``GET /fhir/.well-known/smart-configuration`` names the token endpoint;
 * ``POST /token`` checks a ``client_credentials`` grant with a ``private_key_jwt`` assertion: signature
   with the client's registered public key (RS384/ES384), ``iss`` = ``sub`` = client id, ``aud`` = the
-  token URL, ``exp`` in the future and at most 5 minutes ahead, a ``jti`` never seen before; then issues
-  an opaque access token valid ``token_lifetime`` seconds;
+  token URL, ``exp`` in the future and at most 5 minutes ahead, a ``jti`` never seen before, and (when
+  ``granted_scopes`` is set) only scopes it grants; then issues an opaque access token valid
+  ``token_lifetime`` seconds. Refusals are OAuth error responses with an ``error_description``, as
+  Keycloak sends them;
 * every other request needs ``Authorization: Bearer <valid token>`` (else 401) and is forwarded to the
   FHIR server (Host header kept, so next links point back here).
+
+:func:`client_settings` makes a key pair, registers its public half and returns the matching ``[fhir]``
+settings for the extractor.
 """
 
 from __future__ import annotations
@@ -19,11 +24,16 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fault_proxy import forward, read_body, send
+
+from config.fhir import FhirSettings, parse_fhir_settings
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
@@ -88,6 +98,7 @@ class _Server(ThreadingHTTPServer):
 class SmartAuthServer:
     upstream: str  # scheme://host:port of the FHIR server
     token_lifetime: int = 300
+    granted_scopes: set[str] | None = None  # None: any scope is granted
     clients: dict[str, Client] = field(default_factory=dict)
     tokens: dict[str, float] = field(default_factory=dict)  # token -> expiry (epoch seconds)
     seen_jti: set[str] = field(default_factory=set)
@@ -123,9 +134,9 @@ class SmartAuthServer:
             expiry = self.tokens.get(token)
         return expiry is not None and expiry > time.time()
 
-    def _refuse(self, reason: str) -> tuple[int, dict[str, Any]]:
+    def _refuse(self, reason: str, error: str = "invalid_client") -> tuple[int, dict[str, Any]]:
         self.errors.append(reason)
-        return 400, {"error": "invalid_client", "error_description": reason}
+        return 400, {"error": error, "error_description": reason}
 
     def token(self, body: bytes) -> tuple[int, dict[str, Any]]:
         form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
@@ -149,6 +160,10 @@ class SmartAuthServer:
             return self._refuse("sub must equal the client id")
         if claims["exp"] > time.time() + 300:
             return self._refuse("exp more than 5 minutes ahead")
+        scope = form.get("scope", "")
+        refused = sorted(set(scope.split()) - self.granted_scopes) if self.granted_scopes is not None else []
+        if refused:
+            return self._refuse(f"Invalid scopes: {' '.join(refused)}", "invalid_scope")
         with self._lock:
             if claims["jti"] in self.seen_jti:
                 return self._refuse("jti replayed")
@@ -156,7 +171,6 @@ class SmartAuthServer:
             token = secrets.token_urlsafe(24)
             self.tokens[token] = time.time() + self.token_lifetime
             self.issued += 1
-        scope = form.get("scope", "")
         return 200, {"access_token": token, "token_type": "bearer", "expires_in": self.token_lifetime,
                      "scope": scope}
 
@@ -167,3 +181,29 @@ class SmartAuthServer:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def make_key(alg: str) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
+    if alg == "ES384":
+        return ec.generate_private_key(ec.SECP384R1())
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def client_settings(server: SmartAuthServer, tmp_path: Path, alg: str, register: bool = True,
+                    **overrides: Any) -> FhirSettings:
+    """Settings of a SMART client of ``server`` with a fresh key (registered unless ``register`` is false)."""
+    key = make_key(alg)
+    key_file = tmp_path / f"{alg}.pem"
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    client_id = f"pelvic-outcomes-{alg.lower()}"
+    if register:
+        public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo)
+        server.register(client_id, public, alg)
+    auth = {"type": "smart", "client_id": client_id, "private_key_file": str(key_file), "key_id": "k1",
+            "alg": alg, "scopes": ["system/Patient.rs", "system/Observation.rs"]}
+    auth.update(overrides.pop("auth", {}))
+    raw: dict[str, Any] = {"base_url": server.base_url + "/fhir", "page_size": 100, "concurrency": 3, "auth": auth}
+    raw.update(overrides)
+    return parse_fhir_settings(raw, {})

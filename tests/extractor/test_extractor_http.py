@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import random
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import requests
-from fault_proxy import FaultProxy, Rule, send
+from fault_proxy import FaultProxy, Rule
+from loopback import LoopbackFhir
 from stub_http import BASE, FakeClock, StubSession, response, sequence, settings
 
 from config.errors import FhirError, FhirHTTPError, FhirTimeout
@@ -102,44 +100,13 @@ def test_a_500_on_a_post_is_not_retried():
 
 
 def test_a_500_from_a_real_server_is_retried_through_the_fault_proxy():
-    with _Upstream() as upstream, FaultProxy(upstream.origin) as proxy:
+    with LoopbackFhir() as upstream, FaultProxy(upstream.origin) as proxy:
         rule = proxy.add(Rule("status", r"/fhir/Patient", status=500, times=2))
         fhir = settings(base_url=proxy.base_url + "/fhir", backoff_base=0.01, backoff_cap=0.05)
         with make_session(fhir) as session:
             page = HttpClient(fhir, session).get_json(proxy.base_url + "/fhir/Patient", {"_count": "1"})
     assert page.body["resourceType"] == "Bundle"
     assert rule.applied == 2 and [action for _, _, action in proxy.log] == ["status", "status", "forward"]
-
-
-class _Upstream:
-    """A loopback HTTP server answering every GET with an empty searchset Bundle."""
-
-    def __enter__(self) -> _Upstream:
-        body = json.dumps({"resourceType": "Bundle", "type": "searchset", "entry": []}).encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                send(self, 200, [("Content-Type", "application/fhir+json")], body)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    @property
-    def origin(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 def test_error_diagnostics_are_shown_without_resource_ids():
