@@ -270,6 +270,7 @@ def bulk_pull(ctx: PullContext, since: str | None = None) -> dict[str, Any]:
             for resource in export.iter_type(rtype):
                 if owner(resource) in patients:
                     ctx.writer.add(resource, rtype)
+        ctx.writer.read += sum(export.counts)  # every exported line was read; those outside the cohort are left out
     stamp = export.manifest.transaction_time
     return {
         "patients": len(patients),
@@ -306,7 +307,8 @@ def bulk_incremental_pull(ctx: PullContext, previous: Snapshot) -> dict[str, Any
         ctx.progress.set_phase(f"fetching all resources of {len(new_patients)} new patients")
         changes = SnapshotWriter(Path(tmp), STUDY_RESOURCE_TYPES)
         # the searched copies are at least as new as the exported ones: write them first, the first copy wins
-        run_tasks(ctx.client, cohort_tasks(new_patients, ctx.settings), changes.add, ctx.stats, ctx.progress)
+        run_tasks(ctx.client, cohort_tasks(new_patients, ctx.settings), changes.receive, ctx.stats, ctx.progress)
+        changes.read += sum(export.counts)
         wanted = known | set(new_patients)
         for rtype in STUDY_RESOURCE_TYPES:
             for resource in export.iter_type(rtype):

@@ -39,7 +39,7 @@ from config.errors import FhirError
 from extractor.http import InvalidPayload
 from extractor.paging import SearchResult, iter_pages
 from extractor.search import cohort_tasks, find_cohort, owner, run_tasks
-from extractor.snapshot import STUDY_RESOURCE_TYPES, Snapshot, SnapshotWriter
+from extractor.snapshot import STUDY_RESOURCE_TYPES, Problem, Snapshot, SnapshotWriter
 
 if TYPE_CHECKING:
     from extractor.pull import PullContext
@@ -140,6 +140,9 @@ def merge_changes(
     ``touched`` the ids the history reports changed or deleted. A previous resource is replaced by its fresh
     version, or removed when touched but not fetched; the cohort is recomputed from the merged Procedures
     and only its patients' resources are kept. Shared by the search and Bulk incremental pulls.
+
+    What was read to make ``fresh`` (its ``read`` and problems, e.g. duplicates received) is carried over
+    to ``ctx.writer``; the resources of ``previous`` are not counted as read again.
     """
     drop: dict[str, set[str]] = {}
     for rtype in STUDY_RESOURCE_TYPES:
@@ -150,6 +153,7 @@ def merge_changes(
     index = ctx.study.index_codes
     cohort = {owner(r) for r in _merged(previous, fresh, "Procedure", drop["Procedure"]) if is_index(r, index)}
     cohort.discard(None)
+    before = len(ctx.writer.problems)
     left_cohort = 0
     for rtype in STUDY_RESOURCE_TYPES:
         for resource in _merged(previous, fresh, rtype, drop[rtype]):
@@ -157,9 +161,11 @@ def merge_changes(
                 ctx.writer.add(resource, rtype)
             else:
                 left_cohort += 1
-    if ctx.writer.problems:
-        raise FhirError(f"merging the incremental pull found {len(ctx.writer.problems)} problems; "
+    if len(ctx.writer.problems) > before:
+        raise FhirError(f"merging the incremental pull found {len(ctx.writer.problems) - before} problems; "
                         "run a full pull (incremental = false)")
+    ctx.writer.read += fresh.manifest.read
+    ctx.writer.problems.extend(Problem.from_dict(p) for p in fresh.manifest.problems)
     return len(cohort), drop, left_cohort
 
 
@@ -201,7 +207,7 @@ def incremental_pull(ctx: PullContext, previous: Snapshot) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="changes-", dir=ctx.writer.folder) as tmp:
         changes = SnapshotWriter(Path(tmp), STUDY_RESOURCE_TYPES)
         tasks = cohort_tasks(sorted(known), ctx.settings, since) + cohort_tasks(new_patients, ctx.settings)
-        run_tasks(ctx.client, tasks, changes.add, ctx.stats, ctx.progress)
+        run_tasks(ctx.client, tasks, changes.receive, ctx.stats, ctx.progress)
         fresh = changes.finish(ctx.settings.base_url, "changes", "")
         patients, drop, left_cohort = merge_changes(ctx, previous, fresh, touched)
     return {

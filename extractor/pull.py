@@ -60,7 +60,7 @@ def search_pull(ctx: PullContext) -> dict[str, Any]:
     ctx.progress.set_phase("finding index procedures")
     ids = find_cohort(ctx.client, ctx.study, ctx.stats, ctx.progress)
     ctx.progress.set_phase(f"fetching resources of {len(ids)} patients")
-    run_tasks(ctx.client, cohort_tasks(ids, ctx.settings), ctx.writer.add, ctx.stats, ctx.progress)
+    run_tasks(ctx.client, cohort_tasks(ids, ctx.settings), ctx.writer.receive, ctx.stats, ctx.progress)
     return {"patients": len(ids)}
 
 

@@ -111,7 +111,7 @@ def seed(
     try:
         client = build_client(settings, http)
         with tempfile.TemporaryDirectory(prefix="seed-") as tmp:
-            snapshot = read_files(Path(source), Path(tmp))
+            snapshot = read_files(Path(source), Path(tmp), types=None)  # every type, not only the study's
             problems = snapshot.manifest.problems
             if problems:
                 first = problems[0]

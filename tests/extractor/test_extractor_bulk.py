@@ -106,6 +106,8 @@ def test_bulk_incremental_pull_after_change_add_and_delete_equals_a_full_bulk_pu
     info = details["incremental"]
     assert info["new_patients"] == 1
     assert sum(info["changed"].values()) < sum(before.manifest.counts.values()) / 2  # only the changes
+    assert before.manifest.read == before.manifest.details["bulk"]["exported"]
+    assert incremental.manifest.read >= details["bulk"]["exported"] + 1  # the export and the joining patient
     assert_changes_applied(incremental, changes, cohort, noise)
 
 
@@ -161,6 +163,7 @@ def test_bulk_polls_honouring_retry_after_then_filters_to_the_cohort_and_deletes
     snap, clock = run_stub(server, tmp_path)
     assert clock.sleeps == [5.0, 5.0]
     assert snap.manifest.counts == {"Patient": 1, "Procedure": 1}
+    assert snap.manifest.read == 3  # every exported line; the noise patient is read but not in the cohort
     assert snap.manifest.extracted_at == "2026-01-02T03:04:05.000Z"
     assert server.deleted
 

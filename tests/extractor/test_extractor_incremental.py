@@ -68,6 +68,7 @@ def test_incremental_pull_after_change_add_and_delete_equals_a_full_pull(hapi_ur
     assert info["new_patients"] == 1
     fetched = sum(info["changed"].values())
     assert fetched < sum(before.manifest.counts.values()) / 2  # it really fetched only changes
+    assert incremental.manifest.read == fetched  # what was received, not the previous snapshot again
     assert_changes_applied(incremental, changes, cohort, noise)
 
 

@@ -51,6 +51,31 @@ def test_concurrent_pull_writes_the_same_files_as_the_sequential_one(tmp_path: P
         assert first == (snaps[1].folder / f"{name}.ndjson").read_bytes()
 
 
+def test_a_search_pull_counts_every_resource_received_as_read(tmp_path: Path):
+    server = FakeFhirServer(cohort_resources(7, noise=3, index_code=INDEX))
+    snap = pull(settings(page_size=3, patient_batch_size=2), STUDY, tmp_path / "snap", session=StubSession(server))
+    assert snap.manifest.read == sum(snap.manifest.counts.values()) == 7 * 5
+    assert snap.manifest.problems == []
+
+
+def test_a_resource_the_server_repeats_is_a_problem_grouped_by_resource_type(tmp_path: Path):
+    server = FakeFhirServer(cohort_resources(3, index_code=INDEX))
+
+    def repeating(call):
+        answer = server(call)
+        if "/Observation?" in call.url:
+            body = answer.json()
+            body["entry"].append(body["entry"][0])
+            body["total"] += 1
+            answer._content = json.dumps(body).encode()
+        return answer
+
+    snap = pull(settings(), STUDY, tmp_path / "snap", session=StubSession(repeating))
+    assert snap.manifest.problems == [{"file": "Observation", "where": "Observation",
+                                       "reason": "duplicate Observation id in the pull; first copy kept"}]
+    assert snap.manifest.read == sum(snap.manifest.counts.values()) + 1
+
+
 def test_a_server_that_ignores_the_patient_filter_fails_the_pull(tmp_path: Path):
     server = FakeFhirServer(cohort_resources(3, noise=2, index_code=INDEX), ignore_patient=True)
     with pytest.raises(FhirError, match="patients not asked for"):
