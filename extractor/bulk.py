@@ -18,27 +18,31 @@ Incremental (``fhir.incremental`` with a previous snapshot): :func:`bulk_increme
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import requests
 
 from config.errors import FhirError
+from extractor.context import PullContext, iso, parse_instant
 from extractor.http import HttpClient, InvalidPayload, parse_json, safe_url
+from extractor.incremental import changes_since, full_pull_instead, incremental_details, merge_changes
 from extractor.paging import resolve_link, same_origin
-from extractor.search import cohort_tasks, owner, run_tasks
-from extractor.snapshot import STUDY_RESOURCE_TYPES, Snapshot, SnapshotWriter
-
-if TYPE_CHECKING:
-    from extractor.pull import PullContext
+from extractor.search import cohort_tasks, index_patients, owner, run_tasks
+from extractor.snapshot import (
+    STUDY_RESOURCE_TYPES,
+    Snapshot,
+    SnapshotWriter,
+    UnreadableLine,
+    parse_json_bytes,
+    read_ndjson,
+)
 
 log = logging.getLogger("extractor.bulk")
 
@@ -150,9 +154,9 @@ def download(client: HttpClient, output: Output, requires_token: bool) -> int:
                 if not line.strip():
                     continue
                 try:
-                    resource = json.loads(line)
-                except ValueError as exc:
-                    raise InvalidPayload(f"line {count + 1} is not valid JSON") from exc
+                    resource = parse_json_bytes(line)
+                except UnreadableLine as exc:
+                    raise InvalidPayload(f"line {count + 1} is {exc.reason}") from exc
                 if not isinstance(resource, dict) or resource.get("resourceType") != output.resource_type:
                     raise InvalidPayload(f"line {count + 1} is not a {output.resource_type}")
                 handle.write(line)
@@ -173,8 +177,9 @@ def _error_reasons(client: HttpClient, urls: list[str], requires_token: bool) ->
             found = []
             for line in response.iter_lines():
                 if line.strip():
-                    outcome = json.loads(line)
-                    found += [str(i.get("diagnostics", ""))[:120] for i in outcome.get("issue") or []]
+                    outcome = parse_json_bytes(line)
+                    issues = outcome.get("issue") if isinstance(outcome, dict) else None
+                    found += [str(i.get("diagnostics", ""))[:120] for i in issues or [] if isinstance(i, dict)]
             return found
 
         try:
@@ -185,28 +190,6 @@ def _error_reasons(client: HttpClient, urls: list[str], requires_token: bool) ->
         except (FhirError, ValueError):
             reasons.append("(error file unreadable)")
     return "; ".join(r for r in reasons if r)[:300]
-
-
-def _iter_file(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                yield json.loads(line)
-
-
-def _cohort(outputs: list[Output], ctx: PullContext) -> set[str]:
-    index = ctx.study.index_codes
-    patients: set[str] = set()
-    for output in outputs:
-        if output.resource_type != "Procedure":
-            continue
-        for resource in _iter_file(output.path):
-            codings = (resource.get("code") or {}).get("coding") or []
-            if any((c.get("system"), c.get("code")) in index for c in codings if isinstance(c, dict)):
-                pid = owner(resource)
-                if pid is not None:
-                    patients.add(pid)
-    return patients
 
 
 def delete_job(client: HttpClient, status_url: str) -> None:
@@ -225,9 +208,10 @@ class Export:
     counts: list[int]
 
     def iter_type(self, resource_type: str) -> Iterator[dict[str, Any]]:
+        """The downloaded resources of one type (every line was checked while downloading)."""
         for output in self.outputs:
             if output.resource_type == resource_type:
-                yield from _iter_file(output.path)
+                yield from read_ndjson(output.path)
 
 
 @contextmanager
@@ -265,7 +249,7 @@ def bulk_pull(ctx: PullContext, since: str | None = None) -> dict[str, Any]:
     """Run an export and write the cohort's resources into the snapshot; returns manifest details."""
     with exported(ctx, since) as export:
         ctx.progress.set_phase("filtering to the cohort")
-        patients = _cohort(export.outputs, ctx)
+        patients = index_patients(export.iter_type("Procedure"), ctx.study.index_codes)
         for rtype in STUDY_RESOURCE_TYPES:
             for resource in export.iter_type(rtype):
                 if owner(resource) in patients:
@@ -290,9 +274,6 @@ def bulk_incremental_pull(ctx: PullContext, previous: Snapshot) -> dict[str, Any
     join, and all their resources are fetched by search (an unchanged resource is not in a ``_since``
     export); the merged snapshot is filtered to the recomputed cohort.
     """
-    from extractor.incremental import changes_since, full_pull_instead, is_index, merge_changes
-    from extractor.pull import iso
-
     start = changes_since(ctx, previous)
     if isinstance(start, str):
         return full_pull_instead(ctx, start, bulk_pull)
@@ -301,9 +282,8 @@ def bulk_incremental_pull(ctx: PullContext, previous: Snapshot) -> dict[str, Any
     known = {r["id"] for r in previous.iter_resources("Patient")}
     with exported(ctx, export_since) as export, \
             tempfile.TemporaryDirectory(prefix="changes-", dir=ctx.writer.folder) as tmp:
-        index = ctx.study.index_codes
-        candidates = {owner(r) for r in export.iter_type("Procedure") if is_index(r, index)}
-        new_patients = sorted(p for p in candidates if p is not None and p not in known)
+        candidates = index_patients(export.iter_type("Procedure"), ctx.study.index_codes)
+        new_patients = sorted(candidates - known)
         ctx.progress.set_phase(f"fetching all resources of {len(new_patients)} new patients")
         changes = SnapshotWriter(Path(tmp), STUDY_RESOURCE_TYPES)
         # the searched copies are at least as new as the exported ones: write them first, the first copy wins
@@ -315,33 +295,19 @@ def bulk_incremental_pull(ctx: PullContext, previous: Snapshot) -> dict[str, Any
                 if owner(resource) in wanted:
                     changes.add(resource, rtype)
         fresh = changes.finish(ctx.settings.base_url, "changes", "")
-        patients, drop, left_cohort = merge_changes(ctx, previous, fresh, touched)
+        merge = merge_changes(ctx, previous, fresh, touched)
     stamp = export.manifest.transaction_time
     # the history was read before the export started: a type's watermark is the earlier of the two times
     marks = {}
     for rtype in STUDY_RESOURCE_TYPES:
-        moments = [m for m in (_instant(stamp), ctx.stats.started.get(rtype)) if m is not None]
+        moments = [m for m in (parse_instant(stamp), ctx.stats.started.get(rtype)) if m is not None]
         marks[rtype] = iso(min(moments)) if moments else stamp
     return {
-        "patients": patients,
+        "patients": merge.patients,
         "extracted_at": stamp,
         "watermarks": marks,
         "bulk": {"level": ctx.settings.bulk_level, "files": len(export.outputs), "exported": sum(export.counts),
                  "since": export_since},
-        "incremental": {
-            "previous": previous.manifest.extracted_at,
-            "since": since,
-            "changed": fresh.manifest.counts,
-            "new_patients": len(new_patients),
-            "dropped_ids": {t: len(v) for t, v in drop.items()},
-            "left_cohort": left_cohort,
-            "history_ids": {t: len(v) for t, v in touched.items()},
-        },
+        "incremental": incremental_details(previous, fresh, merge, since=since, touched=touched,
+                                           new_patients=len(new_patients)),
     }
-
-
-def _instant(value: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None

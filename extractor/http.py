@@ -288,17 +288,18 @@ class HttpClient:
         attempt = 0
         while True:
             attempt += 1
-            failure, wait = self._attempt(
+            outcome, wait = self._attempt(
                 _Call(method, url, params, headers, data, ok, stream, authenticate), read
             )
-            if isinstance(failure, _Result):
-                return failure.value
-            if isinstance(failure, _Unauthorized):
+            if isinstance(outcome, _Result):
+                return outcome.value
+            if isinstance(outcome, _Unauthorized):
                 if not refreshed and self.auth is not None and self.auth.refresh():
                     refreshed = True
                     attempt -= 1
                     continue
-                raise failure.error
+                raise outcome.error
+            failure = outcome  # an error to retry, or to raise when the attempts are used up
             if attempt >= attempts:
                 if attempts > 1:
                     failure.args = (f"{failure.args[0]} (gave up after {attempts} attempts)",)

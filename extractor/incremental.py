@@ -31,37 +31,25 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from config.errors import FhirError
+from extractor.context import PullContext, iso, parse_instant
 from extractor.http import InvalidPayload
 from extractor.paging import SearchResult, iter_pages
-from extractor.search import cohort_tasks, find_cohort, owner, run_tasks
+from extractor.search import cohort_tasks, find_cohort, index_patients, owner, run_tasks, search_pull
 from extractor.snapshot import STUDY_RESOURCE_TYPES, Problem, Snapshot, SnapshotWriter
-
-if TYPE_CHECKING:
-    from extractor.pull import PullContext
 
 log = logging.getLogger("extractor.incremental")
 
 Resource = dict[str, Any]
 
 
-def _parse_instant(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def since_marks(previous: Snapshot, base_url: str, overlap: float) -> dict[str, str] | str:
     """Per-type ``_lastUpdated``/``_since`` cut-offs, or the reason an incremental pull is not possible."""
-    from extractor.pull import iso
-
     manifest = previous.manifest
     if manifest.source != base_url:
         return f"the previous snapshot is from another server ({manifest.source})"
@@ -70,7 +58,7 @@ def since_marks(previous: Snapshot, base_url: str, overlap: float) -> dict[str, 
     marks = manifest.details.get("watermarks") or {}
     out: dict[str, str] = {}
     for rtype in STUDY_RESOURCE_TYPES:
-        moment = _parse_instant(marks.get(rtype))
+        moment = parse_instant(marks.get(rtype))
         if moment is None:
             return f"the previous snapshot has no watermark for {rtype}"
         out[rtype] = iso(moment - timedelta(seconds=overlap))
@@ -117,11 +105,6 @@ def touched_since(ctx: PullContext, resource_type: str, since: str) -> set[str]:
     return ids
 
 
-def is_index(resource: Resource, index: frozenset[tuple[str, str]]) -> bool:
-    codings = (resource.get("code") or {}).get("coding") or []
-    return any(isinstance(c, dict) and (c.get("system"), c.get("code")) in index for c in codings)
-
-
 def _merged(previous: Snapshot, fresh: Snapshot, rtype: str, drop: set[str]) -> Iterator[Resource]:
     """Previous resources not replaced or dropped, then the fresh ones."""
     replaced = {r["id"] for r in fresh.iter_resources(rtype)}
@@ -131,10 +114,19 @@ def _merged(previous: Snapshot, fresh: Snapshot, rtype: str, drop: set[str]) -> 
     yield from fresh.iter_resources(rtype)
 
 
+@dataclass(frozen=True)
+class Merge:
+    """What :func:`merge_changes` did."""
+
+    patients: int  # in the recomputed cohort
+    dropped: dict[str, set[str]]  # per type: previous ids touched by the history but not fetched again
+    left_cohort: int  # resources left out because their patient is no longer in the cohort
+
+
 def merge_changes(
     ctx: PullContext, previous: Snapshot, fresh: Snapshot, touched: dict[str, set[str]]
-) -> tuple[int, dict[str, set[str]], int]:
-    """Write ``previous`` merged with ``fresh`` into ``ctx.writer``; returns (patients, dropped ids, left).
+) -> Merge:
+    """Write ``previous`` merged with ``fresh`` into ``ctx.writer``.
 
     ``fresh`` holds the changed resources fetched since the watermarks (and everything of new patients),
     ``touched`` the ids the history reports changed or deleted. A previous resource is replaced by its fresh
@@ -150,9 +142,7 @@ def merge_changes(
         drop[rtype] = touched[rtype] - returned
 
     ctx.progress.set_phase("merging")
-    index = ctx.study.index_codes
-    cohort = {owner(r) for r in _merged(previous, fresh, "Procedure", drop["Procedure"]) if is_index(r, index)}
-    cohort.discard(None)
+    cohort = index_patients(_merged(previous, fresh, "Procedure", drop["Procedure"]), ctx.study.index_codes)
     before = len(ctx.writer.problems)
     left_cohort = 0
     for rtype in STUDY_RESOURCE_TYPES:
@@ -166,7 +156,23 @@ def merge_changes(
                         "run a full pull (incremental = false)")
     ctx.writer.read += fresh.manifest.read
     ctx.writer.problems.extend(Problem.from_dict(p) for p in fresh.manifest.problems)
-    return len(cohort), drop, left_cohort
+    return Merge(len(cohort), drop, left_cohort)
+
+
+def incremental_details(
+    previous: Snapshot, fresh: Snapshot, merge: Merge, *, since: dict[str, str], touched: dict[str, set[str]],
+    new_patients: int,
+) -> dict[str, Any]:
+    """``details.incremental`` of the manifest (counts only), for the search and Bulk incremental pulls."""
+    return {
+        "previous": previous.manifest.extracted_at,
+        "since": since,
+        "changed": fresh.manifest.counts,
+        "new_patients": new_patients,
+        "dropped_ids": {t: len(v) for t, v in merge.dropped.items()},
+        "left_cohort": merge.left_cohort,
+        "history_ids": {t: len(v) for t, v in touched.items()},
+    }
 
 
 def changes_since(ctx: PullContext, previous: Snapshot) -> tuple[dict[str, str], dict[str, set[str]]] | str:
@@ -190,8 +196,6 @@ def full_pull_instead(
 
 def incremental_pull(ctx: PullContext, previous: Snapshot) -> dict[str, Any]:
     """Fetch changes since ``previous`` and write the merged snapshot; falls back to a full pull."""
-    from extractor.pull import search_pull
-
     start = changes_since(ctx, previous)
     if isinstance(start, str):
         return full_pull_instead(ctx, start, search_pull)
@@ -209,16 +213,9 @@ def incremental_pull(ctx: PullContext, previous: Snapshot) -> dict[str, Any]:
         tasks = cohort_tasks(sorted(known), ctx.settings, since) + cohort_tasks(new_patients, ctx.settings)
         run_tasks(ctx.client, tasks, changes.receive, ctx.stats, ctx.progress)
         fresh = changes.finish(ctx.settings.base_url, "changes", "")
-        patients, drop, left_cohort = merge_changes(ctx, previous, fresh, touched)
+        merge = merge_changes(ctx, previous, fresh, touched)
     return {
-        "patients": patients,
-        "incremental": {
-            "previous": previous.manifest.extracted_at,
-            "since": since,
-            "changed": fresh.manifest.counts,
-            "new_patients": len(new_patients),
-            "dropped_ids": {t: len(v) for t, v in drop.items()},
-            "left_cohort": left_cohort,
-            "history_ids": {t: len(v) for t, v in touched.items()},
-        },
+        "patients": merge.patients,
+        "incremental": incremental_details(previous, fresh, merge, since=since, touched=touched,
+                                           new_patients=len(new_patients)),
     }

@@ -1,16 +1,17 @@
 """``pull()``: the one entry point that extracts the study cohort from a FHIR server into a snapshot.
 
 It picks the mode from the settings (search or Bulk ``$export``, each full or incremental on top of a
-previous snapshot), builds the HTTP client and authenticator on one keep-alive session, streams everything
-into a :class:`SnapshotWriter` and writes the manifest. Either the whole pull succeeds, or it raises a
-:class:`FhirError` and leaves no manifest behind (so the folder cannot be mistaken for a snapshot).
+previous snapshot: :mod:`extractor.search`, :mod:`extractor.incremental`, :mod:`extractor.bulk`), builds the
+HTTP client and authenticator on one keep-alive session, streams everything into a :class:`SnapshotWriter`
+and writes the manifest. Either the whole pull succeeds, or it raises a :class:`FhirError` and leaves no
+manifest behind (so the folder cannot be mistaken for a snapshot).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,49 +20,29 @@ import requests
 from config.errors import FhirError
 from config.fhir import FhirSettings
 from config.study import StudyDefinition
-from extractor.auth import make_authenticator
-from extractor.http import SYSTEM_CLOCK, Clock, HttpClient, HttpStats, make_session
+from extractor.bulk import bulk_incremental_pull, bulk_pull
+from extractor.context import PullContext, SearchStats, build_client, iso
+from extractor.http import SYSTEM_CLOCK, Clock, HttpStats, make_session
+from extractor.incremental import incremental_pull
 from extractor.progress import Progress
-from extractor.search import SearchStats, cohort_tasks, find_cohort, run_tasks
+from extractor.search import search_pull
 from extractor.snapshot import MANIFEST, STUDY_RESOURCE_TYPES, Snapshot, SnapshotWriter
 
 log = logging.getLogger("extractor")
 
 
-@dataclass
-class PullContext:
-    """What every extraction mode gets."""
-
-    settings: FhirSettings
-    study: StudyDefinition
-    client: HttpClient
-    writer: SnapshotWriter
-    progress: Progress
-    clock: Clock
-    stats: SearchStats = field(default_factory=SearchStats)
+Mode = Callable[[PullContext], dict[str, Any]]  # a pull that fills ctx.writer and returns manifest details
 
 
-def iso(moment: datetime) -> str:
-    """A FHIR instant, UTC, millisecond precision."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def build_client(
-    settings: FhirSettings, session: requests.Session, clock: Clock = SYSTEM_CLOCK, stats: HttpStats | None = None
-) -> HttpClient:
-    """An authenticated client (the authenticator gets its own unauthenticated client on the same session)."""
-    stats = stats or HttpStats()
-    plain = HttpClient(settings, session, clock=clock, stats=stats)
-    return HttpClient(settings, session, auth=make_authenticator(settings.auth, plain), clock=clock, stats=stats)
-
-
-def search_pull(ctx: PullContext) -> dict[str, Any]:
-    """The full cohort pull by search; returns manifest details."""
-    ctx.progress.set_phase("finding index procedures")
-    ids = find_cohort(ctx.client, ctx.study, ctx.stats, ctx.progress)
-    ctx.progress.set_phase(f"fetching resources of {len(ids)} patients")
-    run_tasks(ctx.client, cohort_tasks(ids, ctx.settings), ctx.writer.receive, ctx.stats, ctx.progress)
-    return {"patients": len(ids)}
+def choose_mode(settings: FhirSettings, previous: Snapshot | None) -> tuple[str, Mode]:
+    """The manifest kind and the pull to run: search or Bulk export, full or incremental on ``previous``."""
+    bulk = settings.mode == "bulk"
+    kind = "fhir-bulk" if bulk else "fhir-search"
+    if settings.incremental and previous is not None:
+        earlier = previous
+        incremental = bulk_incremental_pull if bulk else incremental_pull
+        return kind, lambda ctx: incremental(ctx, earlier)
+    return kind, bulk_pull if bulk else search_pull
 
 
 def watermarks(stats: SearchStats, fallback: datetime | None) -> dict[str, str]:
@@ -101,23 +82,9 @@ def pull(
     ctx = PullContext(settings, study, build_client(settings, http, clock, stats), writer, meter, clock)
     log.info("pull start: %s", settings.redacted())
     started = clock.monotonic()
+    kind, run = choose_mode(settings, previous)
     try:
-        if settings.mode == "bulk":
-            from extractor.bulk import bulk_incremental_pull, bulk_pull
-
-            if settings.incremental and previous is not None:
-                details = bulk_incremental_pull(ctx, previous)
-            else:
-                details = bulk_pull(ctx)
-            kind = "fhir-bulk"
-        elif settings.incremental and previous is not None:
-            from extractor.incremental import incremental_pull
-
-            details = incremental_pull(ctx, previous)
-            kind = "fhir-search"
-        else:
-            details = search_pull(ctx)
-            kind = "fhir-search"
+        details = run(ctx)
     except BaseException:
         writer.abort()
         meter.close(failed=True)

@@ -10,6 +10,9 @@
 Independent searches (resource type × patient batch) run on a bounded thread pool
 (``fhir.concurrency``); results are written in the same order as a sequential pull, so the snapshot is
 byte-identical whatever the concurrency.
+
+:func:`search_pull` is the full pull of the search mode; :func:`owner` and :func:`is_index` (whose patient,
+and is it an index procedure) are shared by every mode.
 """
 
 from __future__ import annotations
@@ -17,12 +20,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from config.errors import FhirError
 from config.fhir import FhirSettings
 from config.study import StudyDefinition
+from extractor.context import PullContext, SearchStats
 from extractor.http import HttpClient, safe_url
 from extractor.paging import SearchResult, iter_resources
 from extractor.progress import Progress
@@ -31,7 +34,6 @@ from extractor.snapshot import STUDY_RESOURCE_TYPES
 Resource = dict[str, Any]
 
 MAX_IDS_CHARS = 3000  # keep request lines well under common 8 KB limits
-PATIENT_TYPES = tuple(t for t in STUDY_RESOURCE_TYPES if t != "Patient")
 
 
 @dataclass(frozen=True)
@@ -51,21 +53,6 @@ class SearchTask:
 class TaskOutcome:
     resources: list[Resource] = field(default_factory=list)
     result: SearchResult = field(default_factory=SearchResult)
-
-
-@dataclass
-class SearchStats:
-    pages: int = 0
-    searches: int = 0
-    started: dict[str, datetime] = field(default_factory=dict)  # earliest server time per type
-
-    def note(self, resource_type: str, result: SearchResult) -> None:
-        self.pages += result.pages
-        self.searches += 1
-        if result.started is not None:
-            known = self.started.get(resource_type)
-            if known is None or result.started < known:
-                self.started[resource_type] = result.started
 
 
 def patient_id(reference: Any) -> str | None:
@@ -91,6 +78,17 @@ def owner(resource: Resource) -> str | None:
             if found:
                 return found
     return None
+
+
+def is_index(resource: Resource, index: frozenset[tuple[str, str]]) -> bool:
+    """Whether a Procedure carries one of the study's index-procedure codings."""
+    codings = (resource.get("code") or {}).get("coding") or []
+    return any(isinstance(c, dict) and (c.get("system"), c.get("code")) in index for c in codings)
+
+
+def index_patients(procedures: Iterable[Resource], index: frozenset[tuple[str, str]]) -> set[str]:
+    """The patients of the index procedures among ``procedures``."""
+    return {pid for r in procedures if is_index(r, index) and (pid := owner(r)) is not None}
 
 
 def code_param(study: StudyDefinition) -> str:
@@ -222,3 +220,12 @@ def _drain_one(
         sink(resource, task.resource_type)
     progress.add(task.resource_type, len(outcome.resources), pages=outcome.result.pages)
     stats.note(task.resource_type, outcome.result)
+
+
+def search_pull(ctx: PullContext) -> dict[str, Any]:
+    """The full cohort pull by search; returns manifest details."""
+    ctx.progress.set_phase("finding index procedures")
+    ids = find_cohort(ctx.client, ctx.study, ctx.stats, ctx.progress)
+    ctx.progress.set_phase(f"fetching resources of {len(ids)} patients")
+    run_tasks(ctx.client, cohort_tasks(ids, ctx.settings), ctx.writer.receive, ctx.stats, ctx.progress)
+    return {"patients": len(ids)}

@@ -21,10 +21,10 @@ import requests
 
 from config.errors import FhirError
 from config.fhir import FhirSettings
+from extractor.context import build_client
 from extractor.files import read_files
 from extractor.http import FHIR_JSON, HttpClient, InvalidPayload, make_session, parse_json
 from extractor.progress import Progress
-from extractor.pull import build_client
 from extractor.snapshot import Snapshot
 
 DEFAULT_BATCH_SIZE = 500

@@ -21,8 +21,8 @@ from hapi_data import (
     synthetic,
     write_ndjson,
 )
+from server_changes import assert_changes_applied, change_add_delete
 from stub_http import BASE, FakeClock, StubSession, response, settings
-from test_extractor_incremental import assert_changes_applied, change_add_delete
 
 from config.errors import FhirError
 from config.study import load_study
