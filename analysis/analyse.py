@@ -27,6 +27,8 @@ def analyse(patients: pd.DataFrame, measures: pd.DataFrame, plan: AnalysisPlan |
     patients = patients.reset_index(drop=True)
     ids = patients["study_id"]
     log = WarningLog()
+    if patients.empty:
+        log.add_not_computable("n_patients", "the cohort has no patients: every figure is empty or not estimable")
     repeated = {
         instrument: repeated_measures(scores(measures, instrument, plan.repeated_timepoints, ids), plan, log,
                                       f"repeated_measures.{instrument}")

@@ -78,14 +78,20 @@ def survival_endpoint(patients: pd.DataFrame, columns: tuple[str, str], plan: An
     if len(usable) < len(data):
         log.add(MissingDataWarning, scope, f"{len(data) - len(usable)} patient(s) without {time_col}/{event_col} "
                                            "are left out")
-    kmf = fit_km(usable["time"], usable["event"], plan.alpha, log, f"{scope}.km")
-    median = km_median(kmf)
-    if median is None:
-        log.add_not_computable(f"{scope}.median_months", f"median not reached: survival stays above 0.5 "
-                                                         f"(lowest {kmf.survival_function_.iloc[-1, 0]:.3f})")
+    km: list[KmPoint] = []
+    median: float | None = None
+    if usable.empty:
+        log.add_not_computable(f"{scope}.km", f"Kaplan–Meier not estimable: no patient with {time_col} and "
+                                              f"{event_col}")
+    else:
+        kmf = fit_km(usable["time"], usable["event"], plan.alpha, log, f"{scope}.km")
+        km, median = km_points(kmf), km_median(kmf)
+        if median is None:
+            log.add_not_computable(f"{scope}.median_months", f"median not reached: survival stays above 0.5 "
+                                                             f"(lowest {kmf.survival_function_.iloc[-1, 0]:.3f})")
     return SurvivalEndpoint(
         n=len(usable), events=int(usable["event"].sum()), median_months=median, median_reached=median is not None,
-        km=km_points(kmf),
+        km=km,
         censored_months=[float(t) for t in np.sort(usable.loc[usable["event"] == 0, "time"].to_numpy())],
         logrank={c.name: logrank(usable, c, plan, log, f"{scope}.logrank.{c.name}") for c in plan.survival_covariates},
         cox=cox_analysis(usable, plan, log, f"{scope}.cox"),
@@ -129,11 +135,14 @@ def followup(patients: pd.DataFrame, plan: AnalysisPlan, log: WarningLog) -> Fol
     event = pd.to_numeric(patients["os_event"], errors="coerce")
     known = time.notna() & event.notna()
     reverse = None
-    if known.any():
+    if not known.any():
+        log.add_not_computable("followup.reverse_km_median_months",
+                               "reverse Kaplan–Meier not estimable: no patient with os_months and os_event")
+    else:
         kmf = fit_km(time[known], 1 - event[known], plan.alpha, log, "followup.reverse_km")
         reverse = km_median(kmf)
-    if reverse is None:
-        log.add_not_computable("followup.reverse_km_median_months", "reverse Kaplan–Meier median not reached")
+        if reverse is None:
+            log.add_not_computable("followup.reverse_km_median_months", "reverse Kaplan–Meier median not reached")
     return FollowUp(n=summary.n, mean_months=summary.mean, median_months=summary.median, min_months=summary.min,
                     max_months=summary.max, reverse_km_median_months=reverse,
                     reverse_km_median_reached=reverse is not None)

@@ -91,6 +91,11 @@ def new_figure(height_in: float, width_in: float = WIDTH_IN) -> Figure:
     return Figure(figsize=(width_in, height_in), layout="constrained")
 
 
+def no_data(ax: Axes, text: str) -> None:
+    """Say in the panel that there is nothing to draw (an empty cohort or group), instead of bare axes."""
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="#555555", fontsize=8)
+
+
 def month_of(timepoint: str) -> float:
     """Where a timepoint sits on a months axis: ``pre`` at 0, ``3m`` at 3."""
     match = re.fullmatch(r"(\d+(?:\.\d+)?)m", timepoint)
@@ -117,6 +122,8 @@ def _trend_panel(ax: Axes, wide: pd.DataFrame, summary: dict[str, Any], timepoin
     ax.plot([], [], color=PATIENT, lw=0.7, label="Patients")
     ax.set_xticks(x, [labels.timepoint(t) if t == "pre" else f"{month_of(t):g}" for t in timepoints])
     ax.set_xlabel("Months after surgery")
+    if not wide.notna().to_numpy().any():
+        no_data(ax, "No values")
 
 
 def trend_chart(
@@ -145,6 +152,8 @@ def _paired_panel(ax: Axes, wide: pd.DataFrame, pair: tuple[str, str], colour: s
         means = values.mean().to_numpy(dtype=float)
         sds = values.std(ddof=1).to_numpy(dtype=float) if len(values) > 1 else np.zeros(2)
         ax.errorbar(x + 0.12, means, yerr=sds, color=colour, lw=1.8, marker="D", ms=4, capsize=3, label="Mean ± SD")
+    else:
+        no_data(ax, "No patient with both values")
     ax.set_xticks(x, [labels.timepoint(t) for t in pair])
     ax.set_xlim(-0.35, 1.45)
     ax.set_title(f"{title} (n = {len(values)})", loc="left")

@@ -16,7 +16,7 @@ from reports.caveats import Caveats
 from reports.formatting import DASH, as_float
 from reports.inputs import dig
 from reports.sections import NOT_ESTIMABLE, describe_test
-from reports.survival import count_of, median_text
+from reports.survival import count_of, median_text, reverse_km_text
 
 ARROW = " → "
 PAIRED_FIGURES = ("n", "mean_pre", "sd_pre", "mean_post", "sd_post", "t", "df", "p")
@@ -30,9 +30,7 @@ def _row(topic: str, estimate: str | list[str], test: str, refs: str) -> dict[st
 
 def _followup(results: dict[str, Any], caveats: Caveats) -> dict[str, str]:
     fu = results.get("followup") or {}
-    reverse = fmt.months(fu.get("reverse_km_median_months"))
-    if reverse == fmt.MISSING and fu.get("reverse_km_median_reached") is False:
-        reverse = "not reached"
+    reverse = reverse_km_text(fu)
     return _row(
         "Follow-up, months",
         f"median {fmt.months(fu.get('median_months'))} (range {fmt.months(fu.get('min_months'))}{DASH}"
@@ -106,6 +104,10 @@ def _cox(results: dict[str, Any], caveats: Caveats) -> dict[str, str]:
     return _row("Cox model, multivariable", "; ".join(parts), covariates, caveats.refs(*paths))
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def key_findings(results: dict[str, Any], study: StudyDefinition, caveats: Caveats) -> dict[str, Any]:
     msts_t = " to ".join(labels.timepoint(t) for t in study.analysis.msts_timepoints)
     sij_t = " to ".join(labels.timepoint(t) for t in study.analysis.sij_timepoints)
@@ -134,6 +136,7 @@ def key_findings(results: dict[str, Any], study: StudyDefinition, caveats: Cavea
     events_refs = caveats.refs("events")
     return {
         "n_patients": fmt.integer(results.get("n_patients")),
+        "notice": _sentence(caveats.reason("n_patients", fallback="")),
         "rows": rows,
         "events": events,
         "events_refs": events_refs,

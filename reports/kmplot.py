@@ -12,7 +12,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
-from reports.charts import BAND, INK, RC, new_figure, to_svg
+from reports.charts import BAND, INK, RC, new_figure, no_data, to_svg
 from reports.formatting import as_float
 
 
@@ -89,6 +89,8 @@ def km_chart(
         ax.set_title(title, loc="left")
         ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=3, borderaxespad=0.2)
         ax.grid(axis="y", color="#dddddd", lw=0.5)
+        if not durations.notna().any():
+            no_data(ax, "No patients: not estimable")
         _risk_table(table, ticks, at_risk(durations, ticks))
         pad = 0.02 * max(horizon, 1.0)
         table.set_xlim(-pad, max(horizon, float(ticks[-1])) + pad)

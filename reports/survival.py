@@ -25,6 +25,8 @@ def median_text(node: dict[str, Any]) -> str:
     median = as_float(node.get("median_months"))
     if median is not None:
         return f"{fmt.months(median)} months"
+    if as_float(node.get("n")) == 0:
+        return NOT_ESTIMABLE  # no patient: there is no curve
     if "median_reached" in node:
         return NOT_ESTIMABLE if node["median_reached"] else NOT_REACHED
     survival = [as_float(p.get("survival")) for p in node.get("km") or [] if isinstance(p, dict)]
@@ -92,11 +94,19 @@ def endpoint(results: dict[str, Any], name: str, caveats: Caveats) -> dict[str, 
     }
 
 
+def reverse_km_text(node: dict[str, Any]) -> str:
+    """The reverse Kaplan–Meier median follow-up: months, ``not reached``, or ``not estimable`` without patients."""
+    reverse = fmt.months(node.get("reverse_km_median_months"))
+    if reverse != fmt.MISSING:
+        return reverse
+    if as_float(node.get("n")) == 0:
+        return NOT_ESTIMABLE
+    return NOT_REACHED if node.get("reverse_km_median_reached") is False else reverse
+
+
 def followup(results: dict[str, Any]) -> dict[str, str]:
     node = results.get("followup") or {}
-    reverse = fmt.months(node.get("reverse_km_median_months"))
-    if reverse == fmt.MISSING and node.get("reverse_km_median_reached") is False:
-        reverse = NOT_REACHED
+    reverse = reverse_km_text(node)
     return {
         "mean": fmt.months(node.get("mean_months")),
         "median": fmt.months(node.get("median_months")),
