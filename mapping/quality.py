@@ -23,7 +23,7 @@ class QualityEntry(NamedTuple):
 
 @dataclass
 class QualityLog:
-    """Ordered list of problems; ``to_dict()`` is the content of ``data_quality.json``."""
+    """Ordered list of problems; ``to_dict()`` is the full log with ids (private), ``summary()`` its public counts."""
 
     entries: list[QualityEntry] = field(default_factory=list)
 
@@ -43,6 +43,21 @@ class QualityLog:
 
     def for_id(self, rid: str) -> list[QualityEntry]:
         return [entry for entry in self.entries if entry.id == rid]
+
+    def summary(self) -> dict[str, Any]:
+        """The public part of the log (``data_quality.json`` ``mapping.counts`` and ``mapping.detail``).
+
+        ``counts``: entries by reason, most frequent first (as :attr:`counts`). ``detail``: entries counted by
+        resource type, field and reason, most frequent first, then by those keys. No resource ids.
+        """
+        detail = Counter((entry.resource_type, entry.field, entry.reason) for entry in self.entries)
+        return {
+            "counts": self.counts,
+            "detail": [
+                {"resource_type": rtype, "field": field_name, "reason": reason, "count": count}
+                for (rtype, field_name, reason), count in sorted(detail.items(), key=lambda item: (-item[1], item[0]))
+            ],
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """Counts (most frequent first) and entries sorted by type, id, field and reason: stable night to night."""

@@ -9,7 +9,7 @@ import pytest
 from conftest import KEY, LOCAL, LOINC, SOURCE, cc
 
 from config.errors import MappingError
-from mapping import Cohort, map_cohort, pseudonym
+from mapping import Cohort, QualityLog, map_cohort, pseudonym
 
 
 def reasons(cohort: Cohort, rid: str) -> list[str]:
@@ -173,6 +173,39 @@ def test_quality_log_holds_study_ids_and_never_names_or_mrns(fhir, run, study):
     assert set(cohort.quality.to_dict()) == {"counts", "entries"}
     assert set(cohort.quality.to_dict()["entries"][0]) == {"resource_type", "id", "field", "reason"}
     assert sum(cohort.quality.counts.values()) == len(cohort.quality)
+
+
+def test_quality_summary_counts_by_reason_and_by_type_field_reason_without_ids():
+    log = QualityLog()
+    log.add("Observation", "obs-9", "effective[x]", "outside every timepoint window")
+    log.add("Observation", "obs-3", "effective[x]", "outside every timepoint window")
+    log.add("Patient", "PO-1a2b3c4d5e", "birthDate", "no birth date: age unknown")
+    log.add("Condition", "cond-1", "onset[x]", "outside every timepoint window")
+    log.add("Condition", "cond-2", "code", "no gender")
+    summary = log.summary()
+    assert summary == {
+        "counts": {"outside every timepoint window": 3, "no birth date: age unknown": 1, "no gender": 1},
+        "detail": [
+            {"resource_type": "Observation", "field": "effective[x]", "reason": "outside every timepoint window",
+             "count": 2},
+            {"resource_type": "Condition", "field": "code", "reason": "no gender", "count": 1},
+            {"resource_type": "Condition", "field": "onset[x]", "reason": "outside every timepoint window",
+             "count": 1},
+            {"resource_type": "Patient", "field": "birthDate", "reason": "no birth date: age unknown", "count": 1},
+        ],
+    }
+    text = json.dumps(summary)
+    assert not any(rid in text for rid in ("obs-9", "obs-3", "PO-1a2b3c4d5e", "cond-1", "cond-2"))
+
+
+def test_quality_summary_of_a_mapped_cohort_has_no_names_mrns_or_ids(fhir, run):
+    vas = fhir.vas("p1", "2022-06-01", "x")
+    cohort = run([fhir.patient("p1", birth=None), fhir.index("p1"), fhir.primary(), vas])
+    summary = cohort.quality.summary()
+    assert sum(summary["counts"].values()) == sum(row["count"] for row in summary["detail"]) == len(cohort.quality)
+    text = json.dumps(summary)
+    for secret in ("Testperson", "MRN-p1", '"p1"', vas["id"], "1980"):
+        assert secret not in text
 
 
 def test_pseudonym_is_stable_keyed_prefixed_and_ten_hex_characters(study):
