@@ -18,6 +18,7 @@ from reports.changes import ChangeLog, ValueChange
 
 ENTRY_KEYS = ("entries", "problems", "items", "log")
 COUNT_KEYS = ("counts_by_reason", "by_reason", "counts")
+PRIVATE_IDS = "Resource ids for the data steward are kept in the service's private data folder, not in this report."
 
 
 def _entries(quality: dict[str, Any]) -> list[dict[str, Any]]:
@@ -28,6 +29,11 @@ def _entries(quality: dict[str, Any]) -> list[dict[str, Any]]:
     return []
 
 
+def _count(value: Any) -> int:
+    number = fmt.as_float(value)
+    return int(number) if number is not None and number > 0 else 0
+
+
 def _reason_counts(quality: dict[str, Any], entries: list[dict[str, Any]]) -> Counter[str]:
     for key in COUNT_KEYS:
         value = quality.get(key)
@@ -36,8 +42,53 @@ def _reason_counts(quality: dict[str, Any], entries: list[dict[str, Any]]) -> Co
     return Counter(str(e.get("reason", "unspecified")) for e in entries)
 
 
-def quality_summary(quality: dict[str, Any]) -> dict[str, Any]:
-    """Counts by reason, by resource type and field, and the extraction problems by reason."""
+def _detail_rows(detail: Counter[tuple[str, str, str]]) -> list[dict[str, Any]]:
+    return [
+        {"resource_type": t, "field": f, "reason": r, "count": n}
+        for (t, f, r), n in sorted(detail.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+
+
+def _extraction_rows(by_file: Any) -> list[dict[str, Any]]:
+    """``{file: {reason: count}}`` as rows by file, then most frequent reason first."""
+    rows = []
+    for name, reasons in sorted((by_file if isinstance(by_file, dict) else {}).items()):
+        counts = Counter({str(r): _count(n) for r, n in (reasons if isinstance(reasons, dict) else {}).items()})
+        rows += [{"file": str(name), "reason": r, "count": n} for r, n in sorted(counts.items(), key=_by_count) if n]
+    return rows
+
+
+def _by_count(item: tuple[str, int]) -> tuple[int, str]:
+    return -item[1], item[0]
+
+
+def _summary_v2(quality: dict[str, Any]) -> dict[str, Any]:
+    """``data_quality.json`` schema 2: what was read, used and not used, by stage (docs/results.md)."""
+    mapping = quality.get("mapping") if isinstance(quality.get("mapping"), dict) else {}
+    extraction = quality.get("extraction") if isinstance(quality.get("extraction"), dict) else {}
+    by_reason = _reason_counts(mapping, [])
+    detail: Counter[tuple[str, str, str]] = Counter()
+    for row in mapping.get("detail") or []:
+        if isinstance(row, dict):
+            key = (str(row.get("resource_type") or "—"), str(row.get("field") or "—"), str(row.get("reason") or "—"))
+            detail[key] += _count(row.get("count"))
+    read, unusable = fmt.integer(quality.get("read")), fmt.integer(quality.get("unusable"))
+    problems, unmappable = fmt.integer(extraction.get("problems")), fmt.integer(mapping.get("unmappable"))
+    return {
+        "total": sum(by_reason.values()),
+        "statement": f"{unusable} of {read} units read could not be used ({problems} at extraction, "
+                     f"{unmappable} at mapping). A unit is an NDJSON line, a Bundle entry or a resource received "
+                     "from the server.",
+        "read": read,
+        "unusable": unusable,
+        "by_reason": [{"reason": r, "count": n} for r, n in sorted(by_reason.items(), key=_by_count)],
+        "detail": _detail_rows(detail),
+        "extraction": _extraction_rows(extraction.get("by_file")),
+    }
+
+
+def _summary_v1(quality: dict[str, Any], counts: dict[str, Any]) -> dict[str, Any]:
+    """The data-quality log of runs before schema 2: entries with ids, counted here; extraction problems listed."""
     entries = _entries(quality)
     by_reason = _reason_counts(quality, entries)
     detail = Counter(
@@ -46,19 +97,39 @@ def quality_summary(quality: dict[str, Any]) -> dict[str, Any]:
         for e in entries
     )
     extraction = quality.get("extraction_problems")
-    problems = Counter(
-        str(p.get("reason", "unspecified")) for p in (extraction if isinstance(extraction, list) else [])
-        if isinstance(p, dict)
-    )
+    by_file: dict[str, Counter[str]] = {}
+    for p in extraction if isinstance(extraction, list) else []:
+        if isinstance(p, dict):
+            by_file.setdefault(str(p.get("file") or "—"), Counter())[str(p.get("reason", "unspecified"))] += 1
+    resources, unmappable = fmt.integer(counts.get("resources")), fmt.integer(counts.get("unmappable"))
+    statement = f"{sum(by_reason.values())} problem(s) in the data-quality log"
+    if unmappable != fmt.MISSING:
+        statement += f"; {unmappable} of {resources} resources could not be used"
     return {
         "total": sum(by_reason.values()),
+        "statement": statement + ".",
+        "read": resources,
+        "unusable": unmappable,
         "by_reason": [{"reason": r, "count": n} for r, n in by_reason.most_common()],
-        "detail": [
-            {"resource_type": t, "field": f, "reason": r, "count": n}
-            for (t, f, r), n in sorted(detail.items(), key=lambda kv: (-kv[1], kv[0]))
-        ],
-        "extraction": [{"reason": r, "count": n} for r, n in problems.most_common()],
+        "detail": _detail_rows(detail),
+        "extraction": _extraction_rows({name: dict(c) for name, c in by_file.items()}),
     }
+
+
+def is_v2(quality: dict[str, Any]) -> bool:
+    return fmt.as_float(quality.get("schema_version")) == 2 or isinstance(quality.get("mapping"), dict)
+
+
+def quality_summary(quality: dict[str, Any], counts: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The appendix's data-quality section: one statement of what could not be used, the mapping's log by
+    reason and by resource type and field, and the extraction problems by file and reason.
+
+    Reads ``data_quality.json`` of schema 2; an older run's log (``counts``/``entries``) is read too, with the
+    run manifest's ``counts`` for the statement. Never shows a resource id.
+    """
+    summary = _summary_v2(quality) if is_v2(quality) else _summary_v1(quality, counts or {})
+    summary["ids_note"] = PRIVATE_IDS
+    return summary
 
 
 def _status(time: Any, event: Any, word: str) -> str:

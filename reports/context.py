@@ -59,6 +59,16 @@ def change_summary(log: ChangeLog) -> list[dict[str, str]]:
     ]
 
 
+def _read_and_unusable(quality: dict[str, Any], counts: dict[str, Any]) -> dict[str, str]:
+    """What the source gave and how much of it could not be used: from data_quality.json (schema 2: units
+    read, unusable at extraction or mapping), else from the manifest's counts of an older run (resources)."""
+    if appendix.is_v2(quality):
+        return {"resources": fmt.integer(quality.get("read")), "unmappable": fmt.integer(quality.get("unusable")),
+                "read_unit": "units read"}
+    return {"resources": fmt.integer(counts.get("resources")), "unmappable": fmt.integer(counts.get("unmappable")),
+            "read_unit": "resources"}
+
+
 def cover(files: RunFiles, study: StudyDefinition, run: dict[str, Any], log: ChangeLog) -> dict[str, Any]:
     source = run.get("source") or {}
     counts = run.get("counts") or {}
@@ -75,8 +85,7 @@ def cover(files: RunFiles, study: StudyDefinition, run: dict[str, Any], log: Cha
         "version": str((run.get("versions") or {}).get("pelvic-outcomes", "unknown")),
         "n_patients": fmt.integer(files.results.get("n_patients", len(files.cohort))),
         "n_measures": str(len(files.measures)),
-        "resources": fmt.integer(counts.get("resources")),
-        "unmappable": fmt.integer(counts.get("unmappable")),
+        **_read_and_unusable(files.quality, counts),
         "previous_run_id": log.previous_run_id,
         "previous_cutoff": previous_cutoff,
         "changes": change_summary(log),
@@ -152,7 +161,7 @@ def build_context(
         "events_caveats": caveats.about("events"),
         "survival": [survival.endpoint(results, name, caveats) for name in ("os", "pfs")],
         "methods": methods(results, study, run),
-        "quality": appendix.quality_summary(files.quality),
+        "quality": appendix.quality_summary(files.quality, run.get("counts") or {}),
         "patients": appendix.patient_listing(files.cohort, study),
         "measure_columns": [
             {"instrument": labels.instrument(i), "timepoint": labels.timepoint(t)}

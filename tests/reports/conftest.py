@@ -2,8 +2,10 @@
 
 ``fixtures/`` holds one run's files: ``cohort.csv`` and ``measures.csv`` (hand-made, 7 patients as in
 the abstract), ``results.json`` (the analysis package run on those tables), ``results_minimal.json``
-(hand-made with only the keys of issue 6, warnings without scopes), ``data_quality.json``, the run
-manifest ``run.json``, and ``previous/``: the run before (one patient fewer, an event and values different).
+(hand-made with only the keys of issue 6, warnings without scopes), ``data_quality.json`` (the public
+summary of schema 2, as the service writes it), the run manifest ``run.json``, and ``previous/``: the run
+before (one patient fewer, an event and values different; its ``data_quality.json`` is the older log with
+resource ids that runs before schema 2 wrote).
 """
 
 from __future__ import annotations

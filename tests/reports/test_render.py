@@ -111,6 +111,18 @@ def test_appendix_lists_patients_by_study_id_only(pages: list[str]) -> None:
     assert "value outside every timepoint window 3" in text
 
 
+def test_data_quality_appendix_states_what_could_not_be_used_by_stage_and_file(pages: list[str]) -> None:
+    start = next(i for i, page in enumerate(pages) if "A. Data quality" in page)
+    appendix = " ".join(pages[start:start + 2])
+    assert "10 of 206 units read could not be used (2 at extraction, 8 at mapping)." in appendix
+    assert "Observation.ndjson not UTF-8 1" in appendix and "Observation.ndjson not valid JSON 1" in appendix
+    assert "Resource ids for the data steward are kept in the service's private data folder, not in this report." \
+        in appendix
+    assert "data_quality.json" not in " ".join(pages)
+    assert "Condition verificationStatus status entered-in-error: excluded 1" in appendix
+    assert "from 206 units read, 10 not usable (Appendix A)" in pages[0]
+
+
 def test_change_log_appendix_names_each_change_by_study_id(pages: list[str]) -> None:
     start = next(i for i, page in enumerate(pages) if "D. Change log" in page)
     log = " ".join(pages[start:])

@@ -96,8 +96,9 @@ def _hostile_run(folder: Path, url: str) -> Path:
                                 "message": f'<link rel="stylesheet" href="{url}/x.css"> see {url}/warn.png {PASSWD}'})
     (run_dir / "results.json").write_text(json.dumps(results), encoding="utf-8")
     quality = json.loads((run_dir / "data_quality.json").read_text(encoding="utf-8"))
-    quality["entries"].append({"resource_type": "Observation", "id": "x", "field": "note",
-                               "reason": f'<object data="{url}/obj"></object> {PASSWD}'})
+    quality["mapping"]["detail"].append({"resource_type": "Observation", "field": "note", "count": 1,
+                                         "reason": f'<object data="{url}/obj"></object> {PASSWD}'})
+    quality["extraction"]["by_file"][f'<img src="{url}/file.png">.ndjson'] = {f"not JSON {PASSWD}": 1}
     (run_dir / "data_quality.json").write_text(json.dumps(quality), encoding="utf-8")
     return run_dir
 
