@@ -62,10 +62,14 @@ def _by_count(item: tuple[str, int]) -> tuple[int, str]:
     return -item[1], item[0]
 
 
+def _part(document: dict[str, Any], key: str) -> dict[str, Any]:
+    value = document.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def _summary_v2(quality: dict[str, Any]) -> dict[str, Any]:
     """``data_quality.json`` schema 2: what was read, used and not used, by stage (docs/results.md)."""
-    mapping = quality.get("mapping") if isinstance(quality.get("mapping"), dict) else {}
-    extraction = quality.get("extraction") if isinstance(quality.get("extraction"), dict) else {}
+    mapping, extraction = _part(quality, "mapping"), _part(quality, "extraction")
     by_reason = _reason_counts(mapping, [])
     detail: Counter[tuple[str, str, str]] = Counter()
     for row in mapping.get("detail") or []:
