@@ -130,25 +130,60 @@ def _measure_changes(log: ChangeLog, now: pd.DataFrame, before: pd.DataFrame) ->
             log.changed_values.append(ValueChange(sid, instrument, _text(a[key]), _text(b[key]), timepoint))
 
 
-def compare_runs(
-    cohort: pd.DataFrame, measures: pd.DataFrame, previous: Path | None, flags: tuple[str, ...]
-) -> ChangeLog:
-    """The change log against the run in ``previous`` (None: first run, nothing to compare)."""
-    if previous is None:
-        return ChangeLog(note="First run: there is no previous successful run to compare with.")
+FIRST_RUN = "First run: there is no previous successful run to compare with."
+KEY_CHANGED = ("Not compared: the pseudonym key changed since the previous run, so its study ids cannot be matched "
+               "with this run's.")
+UNREADABLE = "The previous run's tables could not be read ({}); no comparison was made."
+NO_MEASURES = "The previous run's measures.csv could not be read ({}); measurements were not compared."
+PREVIOUS_ERRORS = (OSError, ValueError, KeyError, AttributeError, TypeError)
+"""Missing or unreadable files, malformed CSV (pandas' errors are ValueErrors), missing columns."""
+
+
+def _previous_manifest(previous: Path) -> tuple[str, str]:
+    """(run id, data cut-off) of the previous run; the folder name and "" where run.json says nothing usable."""
     manifest = read_run_manifest(previous)
-    log = ChangeLog(
-        previous_run_id=str(manifest.get("run_id") or previous.name),
-        previous_cutoff=str((manifest.get("source") or {}).get("extracted_at") or ""),
-    )
+    source = manifest.get("source")
+    cutoff = source.get("extracted_at") if isinstance(source, dict) else None
+    return str(manifest.get("run_id") or previous.name), str(cutoff or "")
+
+
+def _read(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype={"study_id": str})
+
+
+def compare_runs(
+    cohort: pd.DataFrame,
+    measures: pd.DataFrame,
+    previous: Path | None,
+    flags: tuple[str, ...],
+    *,
+    ids_comparable: bool = True,
+) -> ChangeLog:
+    """The change log against the run in ``previous`` (None: first run, nothing to compare).
+
+    Robust to what a previous run folder may lack: no run.json (the folder name stands in), no or an
+    unreadable cohort.csv (no comparison, with the reason), no or an unreadable measures.csv (patients and
+    events compared, measurements not). ``ids_comparable=False`` (the pseudonym key changed) compares nothing.
+    """
+    if previous is None:
+        return ChangeLog(note=FIRST_RUN)
+    previous = Path(previous)
+    run_id, cutoff = _previous_manifest(previous)
+    if not ids_comparable:
+        return ChangeLog(run_id, cutoff, note=KEY_CHANGED)
+    log = ChangeLog(run_id, cutoff)
     try:
-        before_cohort = pd.read_csv(previous / COHORT, dtype={"study_id": str})
-        before_measures = pd.read_csv(previous / MEASURES, dtype={"study_id": str})
-        _cohort_changes(log, cohort, before_cohort, flags)
-        _measure_changes(log, measures, before_measures)
-    except (OSError, ValueError, KeyError) as exc:
-        note = f"The previous run's tables could not be read ({type(exc).__name__}); no comparison was made."
-        return ChangeLog(log.previous_run_id, log.previous_cutoff, note=note)
+        _cohort_changes(log, cohort, _read(previous / COHORT), flags)
+    except PREVIOUS_ERRORS as exc:
+        return ChangeLog(run_id, cutoff, note=UNREADABLE.format(type(exc).__name__))
+    try:
+        measured = ChangeLog()
+        _measure_changes(measured, measures, _read(previous / MEASURES))
+    except PREVIOUS_ERRORS as exc:
+        log.note = NO_MEASURES.format(type(exc).__name__)
+    else:
+        log.changed_values += measured.changed_values
+        log.new_measures, log.removed_measures = measured.new_measures, measured.removed_measures
     log.compared = True
     return log
 

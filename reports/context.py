@@ -69,6 +69,24 @@ def _read_and_unusable(quality: dict[str, Any], counts: dict[str, Any]) -> dict[
             "read_unit": "resources"}
 
 
+KEY_CHANGED = ("The pseudonym key changed since the previous run: the study ids in this report are new and cannot "
+               "be compared with those of earlier reports.")
+DEVELOPMENT_KEY = ("Study ids were made with the development pseudonym key, which is public: for demonstration and "
+                   "testing only, never for patient data.")
+
+
+def pseudonym_flag(run: dict[str, Any], name: str) -> bool:
+    """``run["pseudonym"][name] is True`` (``key_changed``, ``development_key``), for any shape of manifest."""
+    record = run.get("pseudonym")
+    return isinstance(record, dict) and record.get(name) is True
+
+
+def pseudonym_notices(run: dict[str, Any]) -> list[str]:
+    """What the cover must say about the study ids, from the manifest's ``pseudonym`` record."""
+    flags = ((KEY_CHANGED, "key_changed"), (DEVELOPMENT_KEY, "development_key"))
+    return [notice for notice, name in flags if pseudonym_flag(run, name)]
+
+
 def cover(files: RunFiles, study: StudyDefinition, run: dict[str, Any], log: ChangeLog) -> dict[str, Any]:
     source = run.get("source") or {}
     counts = run.get("counts") or {}
@@ -91,6 +109,7 @@ def cover(files: RunFiles, study: StudyDefinition, run: dict[str, Any], log: Cha
         "changes": change_summary(log),
         "changes_note": log.note,
         "run_warnings": [str(w) for w in run.get("warnings") or []],
+        "notices": pseudonym_notices(run),
     }
 
 

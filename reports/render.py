@@ -25,7 +25,7 @@ from config.errors import ReportError
 from config.study import StudyDefinition
 from reports import charts, kmplot
 from reports.changes import compare_runs, require_unique_ids
-from reports.context import build_context
+from reports.context import build_context, pseudonym_flag
 from reports.fetcher import AssetFetcher
 from reports.inputs import RunFiles, read_run_files
 
@@ -116,7 +116,8 @@ def _render(run_dir: Path, study: StudyDefinition, run: dict[str, Any], previous
     started = time.perf_counter()
     files = read_run_files(run_dir)
     require_unique_ids(files.cohort)
-    changes = compare_runs(files.cohort, files.measures, previous, (*study.flag_columns, *DEATH_FLAGS))
+    changes = compare_runs(files.cohort, files.measures, previous, (*study.flag_columns, *DEATH_FLAGS),
+                           ids_comparable=not pseudonym_flag(run, "key_changed"))
     svgs = build_charts(files, study)
     timings["charts_seconds"] = time.perf_counter() - started
     html = render_html(build_context(files, study, run, changes, svgs))

@@ -76,3 +76,50 @@ def test_duplicated_study_ids_are_refused() -> None:
 
 def test_empty_change_log_has_nothing_to_report() -> None:
     assert not ChangeLog().any
+
+
+def test_previous_run_without_measures_compares_patients_and_events_but_not_measurements(
+        tmp_path: Path, study: StudyDefinition) -> None:
+    cohort, measures = _tables()
+    (tmp_path / "cohort.csv").write_bytes((PREVIOUS / "cohort.csv").read_bytes())
+    log = compare_runs(cohort, measures, tmp_path, _flags(study))
+    assert log.compared and log.new_patients == ["PO-D07C26"]
+    assert ("PO-A41E07", "local_recurrence", False) in log.new_events
+    assert log.new_measures == [] and log.removed_measures == []
+    assert log.note == ("The previous run's measures.csv could not be read (FileNotFoundError); "
+                        "measurements were not compared.")
+
+
+@pytest.mark.parametrize("content", ["", "name,age\nx,1\n", "\xff\xfe not text"])
+def test_an_empty_or_foreign_previous_cohort_gives_no_comparison_and_says_why(
+        tmp_path: Path, study: StudyDefinition, content: str) -> None:
+    cohort, measures = _tables()
+    (tmp_path / "cohort.csv").write_bytes(content.encode("latin-1"))
+    (tmp_path / "measures.csv").write_bytes((PREVIOUS / "measures.csv").read_bytes())
+    log = compare_runs(cohort, measures, tmp_path, _flags(study))
+    assert not log.compared and not log.any and log.note.startswith("The previous run's tables could not be read")
+
+
+def test_a_previous_folder_that_is_gone_or_a_file_gives_no_comparison(tmp_path: Path, study: StudyDefinition) -> None:
+    cohort, measures = _tables()
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    for previous in (tmp_path / "gone", tmp_path / "afile"):
+        log = compare_runs(cohort, measures, previous, _flags(study))
+        assert not log.compared and "could not be read" in log.note
+        assert log.previous_run_id == previous.name
+
+
+def test_a_malformed_previous_manifest_still_names_the_folder(tmp_path: Path, study: StudyDefinition) -> None:
+    cohort, measures = _tables()
+    for name in ("cohort.csv", "measures.csv"):
+        (tmp_path / name).write_bytes((PREVIOUS / name).read_bytes())
+    (tmp_path / "run.json").write_text('{"run_id": null, "source": "https://fhir.example.org"}', encoding="utf-8")
+    log = compare_runs(cohort, measures, tmp_path, _flags(study))
+    assert log.compared and log.previous_run_id == tmp_path.name and log.previous_cutoff == ""
+
+
+def test_a_changed_pseudonym_key_compares_nothing_and_says_why(study: StudyDefinition) -> None:
+    cohort, measures = _tables()
+    log = compare_runs(cohort, measures, PREVIOUS, _flags(study), ids_comparable=False)
+    assert not log.compared and not log.any and log.previous_run_id == "20240629T020003Z-9e2b41"
+    assert log.note.startswith("Not compared: the pseudonym key changed since the previous run")
