@@ -1,7 +1,7 @@
 """Mapping: raw FHIR resources -> the study's cohort tables, with a data-quality log.
 
-``map_cohort(source, study, source_id=..., pseudonym_key=...)`` is the one entry point; rules in
-``docs/mapping.md``.
+``map_cohort(source, study, source_id=..., pseudonym_key=..., cutoff=None)`` is the one entry point; rules
+in ``docs/mapping.md``.
 """
 
 from mapping.cohort import Cohort, ResourceSource, build_cohort, cohort_columns, map_cohort

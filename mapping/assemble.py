@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any
 
 from config.study import StudyDefinition
-from mapping import dates, events, measures, reasons
+from mapping import dates, events, impossible, measures, reasons
 from mapping.facts import Fact
 from mapping.pipeline import PatientState
 
@@ -28,7 +28,9 @@ class PatientTables:
     events: list[dict[str, Any]] = field(default_factory=list)
 
 
-def assemble(state: PatientState, study: StudyDefinition, log: Log) -> PatientTables | None:
+def assemble(
+    state: PatientState, study: StudyDefinition, log: Log, cutoff: date | None = None
+) -> PatientTables | None:
     offset = dates.patient_offset([*state.stamps, *(f.when for _, f in state.facts)])
     facts = [(KIND_TYPE[f.kind], rid, _localise(f, offset)) for rid, f in state.facts]
     index = _index_procedure(facts, log)
@@ -38,15 +40,19 @@ def assemble(state: PatientState, study: StudyDefinition, log: Log) -> PatientTa
     assert fact.when is not None
     surgery = fact.when.day
     latest = max([surgery, *(dates.localise(w, offset).day for w in state.stamps)])
+    impossible.log_late(state.late, log)
+    age, birth = impossible.age_at_surgery(state.info.birth, surgery, state.study_id, log)
+    death_when = dates.localise(state.info.death, offset) if state.info.death is not None else None
+    info, death_when = impossible.death_in_follow_up(state.info, death_when, cutoff, state.study_id, log)
+    dead = death_when if death_when is not None and death_when.day >= surgery else None
+    facts = impossible.screen(facts, cutoff=cutoff, birth=birth, death=dead, log=log)
     flags = events.event_dates(facts, surgery, study.flag_columns, log)
-    info = state.info
-    death_when = dates.localise(info.death, offset) if info.death is not None else None
     result = events.outcome(info, state.study_id, surgery, latest=latest, death_when=death_when, flags=flags, log=log)
     zones_text, zone_iv = _zones(facts, fact, study, state.study_id, log)
     row: dict[str, Any] = {
         "study_id": state.study_id,
         "sex": info.gender,
-        "age_at_surgery": dates.completed_years(info.birth.day, surgery) if info.birth is not None else None,
+        "age_at_surgery": age,
         "surgery_date": surgery.isoformat(),
         **_diagnosis(facts, surgery, state.study_id, log),
         "enneking_zones": zones_text,

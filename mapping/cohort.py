@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Protocol
 
 import pandas as pd
@@ -49,13 +50,24 @@ def cohort_columns(study: StudyDefinition) -> list[str]:
     return [*BASE_COLUMNS, *study.flag_columns, "death"]
 
 
-def map_cohort(source: ResourceSource, study: StudyDefinition, *, source_id: str, pseudonym_key: bytes) -> Cohort:
+def map_cohort(
+    source: ResourceSource,
+    study: StudyDefinition,
+    *,
+    source_id: str,
+    pseudonym_key: bytes,
+    cutoff: date | None = None,
+) -> Cohort:
     """Map every Patient/Procedure/Condition/Observation of ``source`` to the study's cohort tables.
+
+    ``cutoff``: the data cut-off (the snapshot's extraction date, UTC). Surgery after it leaves the patient
+    out of the cohort; values, events and deaths dated after it are not used (docs/mapping.md, *Impossible
+    dates*); ``None``: no cut-off rule.
 
     Runs in this process: no worker processes are forked (the scheduler's process has threads, and a
     nightly job gains little from them); ``build_cohort(workers=...)`` opts in.
     """
-    return build_cohort(source, study, source_id=source_id, pseudonym_key=pseudonym_key, workers=0)
+    return build_cohort(source, study, source_id=source_id, pseudonym_key=pseudonym_key, workers=0, cutoff=cutoff)
 
 
 def build_cohort(
@@ -67,6 +79,7 @@ def build_cohort(
     workers: int | None = None,
     lazy: bool = True,
     validate: bool = True,
+    cutoff: date | None = None,
 ) -> Cohort:
     """:func:`map_cohort` with the performance knobs exposed (benchmarks, tests).
 
@@ -75,21 +88,22 @@ def build_cohort(
     every timepoint window); such resources only compete for a patient's last contact, and the few latest
     of them are validated at the end. ``lazy=False`` validates every resource of a cohort patient.
     ``validate=False`` skips fhir.resources altogether: only to measure its cost (bench/mapping.py).
+    ``cutoff``: as in :func:`map_cohort`.
     """
     runner = Runner(study, workers=workers, validate=validate)
     try:
-        pipeline = Pipeline(study, runner, source_id=source_id, key=pseudonym_key, lazy=lazy)
+        pipeline = Pipeline(study, runner, source_id=source_id, key=pseudonym_key, lazy=lazy, cutoff=cutoff)
         collected = pipeline.run(source)
     finally:
         runner.close()
-    return _tables(collected, study)
+    return _tables(collected, study, cutoff)
 
 
-def _tables(collected: Collected, study: StudyDefinition) -> Cohort:
+def _tables(collected: Collected, study: StudyDefinition, cutoff: date | None) -> Cohort:
     log = collected.quality.add
     per_patient: list[PatientTables] = []
     for pid in sorted(collected.cohort):
-        tables = assemble(collected.patients[pid], study, log)
+        tables = assemble(collected.patients[pid], study, log, cutoff)
         if tables is not None:
             per_patient.append(tables)
     per_patient.sort(key=lambda t: (t.row["surgery_date"], t.row["study_id"]))

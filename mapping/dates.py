@@ -9,6 +9,7 @@ Rules (see docs/mapping.md):
 * A date without time is a local day already.
 * Partial dates (``2023-05``, ``2023``) keep their whole span (``first`` .. ``last``) and an imputed
   ``day`` in the middle (the 15th; 1 July); the mapping logs every use of one.
+* The data cut-off is a UTC date: :func:`after_cutoff` compares time stamps by their UTC day.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from datetime import date, timedelta
 from typing import Any, NamedTuple
 
 DAYS_PER_MONTH = 30.4375
+MINUTES_PER_DAY = 24 * 60
 PARTIAL_NOTE = "partial date ({} precision): {} assumed"  # mapping.reasons.PARTIAL_DATE
 
 _PATTERN = re.compile(
@@ -97,11 +99,24 @@ def localise(when: When, offset: int | None) -> When:
     """Move a UTC time stamp to the patient's offset; anything else is returned unchanged."""
     if not when.is_utc or not offset or when.minute is None:
         return when
-    shift, minute = divmod(when.minute + offset, 24 * 60)
+    shift, minute = divmod(when.minute + offset, MINUTES_PER_DAY)
     if shift == 0:
         return when._replace(minute=minute, offset=offset)
     day = when.day + timedelta(days=shift)
     return When(day, day, day, "day", minute, offset)
+
+
+def after_cutoff(when: When, cutoff: date) -> bool:
+    """Is ``when`` later than the data cut-off (the extraction's UTC date)?
+
+    A time stamp with an offset is compared by its UTC day, so a value recorded east of UTC shortly before
+    the extraction (its local day already the next) is not taken for the future; the answer is the same
+    before and after :func:`localise`. A date, or a partial date by its assumed day (the day the mapping
+    uses), is compared as written.
+    """
+    if when.minute is not None and when.offset is not None:
+        return when.day + timedelta(days=(when.minute - when.offset) // MINUTES_PER_DAY) > cutoff
+    return when.day > cutoff
 
 
 def months_between(start: date, end: date) -> float:

@@ -11,6 +11,10 @@ Conditions and Observations. Before validation, each resource is triaged cheaply
   candidate and only the few latest candidates per patient are validated, at the end (a candidate that
   fails validation is logged and the next one is tried).
 
+With a data cut-off, index procedures dated after it do not count (a patient with no other is not in the
+cohort), and dates after it never become a clinical date for ``last_contact`` (the resources are noted in
+``PatientState.late`` and logged at assembly, for cohort patients only).
+
 With ``lazy=False`` every resource of a cohort patient is validated and extracted.
 """
 
@@ -47,6 +51,7 @@ class PatientState:
     study_id: str
     facts: list[tuple[str, Fact]] = field(default_factory=list)  # (resource id, fact)
     stamps: list[dates.When] = field(default_factory=list)  # latest clinical date of every used resource
+    late: list[tuple[str, str]] = field(default_factory=list)  # (type, id): latest date after the cut-off
     candidates: list[tuple[tuple[date, int], int, str, dict[str, Any], str]] = field(default_factory=list)
 
 
@@ -63,9 +68,17 @@ class Collected:
 
 class Pipeline:
     def __init__(
-        self, study: StudyDefinition, runner: Runner, *, source_id: str, key: bytes, lazy: bool = True
+        self,
+        study: StudyDefinition,
+        runner: Runner,
+        *,
+        source_id: str,
+        key: bytes,
+        lazy: bool = True,
+        cutoff: date | None = None,
     ) -> None:
         self.study = study
+        self.cutoff = cutoff
         self.codes = CodeIndex(study)
         self.runner = runner
         self.source_id = source_id
@@ -84,11 +97,13 @@ class Pipeline:
     def run(self, source: Any) -> Collected:
         self._consume(self.runner.run(self._triage_patients(source.iter_resources("Patient"))))
         self._consume(self.runner.run(self._triage(source.iter_resources("Procedure"), "Procedure")))
+        future = {pid for pid, state in sorted(self.out.patients.items()) if self._drop_future_index(state)}
         self._surgery = {pid: day for pid, state in self.out.patients.items() if (day := _first_index(state))}
         self.out.cohort = set(self._surgery)
         for pid in sorted(set(self.out.patients) - self.out.cohort):
             state = self.out.patients[pid]
-            self.out.quality.add("Patient", state.study_id, "Procedure", reasons.NOT_IN_COHORT)
+            reason = reasons.SURGERY_AFTER_CUTOFF if pid in future else reasons.NOT_IN_COHORT
+            self.out.quality.add("Patient", state.study_id, "Procedure", reason)
         for resource_type in ("Condition", "Observation"):
             self._consume(self.runner.run(self._triage(source.iter_resources(resource_type), resource_type)))
         self._settle_candidates()
@@ -146,6 +161,8 @@ class Pipeline:
         when, _ = dates.first_of(resource, *EFFECTIVE)
         if when is None or statuses.excluded(resource_type, resource) or self._in_some_window(when, pid):
             return True
+        if self._after_cutoff(when):
+            return True  # validated and mapped, so that assembly logs the value as dated after the cut-off
         self.out.quality.add(resource_type, rid, "effective[x]", reasons.OUTSIDE_WINDOWS)
         self._candidate(resource_type, resource, rid, pid)
         return False
@@ -161,6 +178,9 @@ class Pipeline:
             return
         when = dates.latest_of(resource, *LATEST_PATHS[resource_type])
         if when is None:
+            return
+        if self._after_cutoff(when):
+            self.out.patients[pid].late.append((resource_type, rid))
             return
         heap = self.out.patients[pid].candidates
         item = (when.sort_key(), next(self._tiebreak), resource_type, resource, rid)
@@ -180,8 +200,7 @@ class Pipeline:
             if result.outcome in (REJECTED, EXCLUDED) or result.subject is None:
                 continue
             state = self.out.patients[result.subject]
-            if result.latest is not None:
-                state.stamps.append(result.latest)
+            self._stamp(state, result)
             state.facts.extend((result.rid, fact) for fact in result.facts)
 
     def _add_patient(self, result: Extracted) -> None:
@@ -200,7 +219,7 @@ class Pipeline:
         self._study_ids[result.rid] = study_id
         self._used_ids.add(study_id)
         state = PatientState(result.patient, study_id)
-        if result.latest is not None:
+        if result.latest is not None and not self._after_cutoff(result.latest):  # a death after it: see assembly
             state.stamps.append(result.latest)
         self.out.patients[result.rid] = state
 
@@ -228,9 +247,34 @@ class Pipeline:
                     break
                 result = self.runner.extractor((rtype, resource, rid, pid))
                 self._log(result)
-                if result.outcome not in (REJECTED, EXCLUDED) and result.latest is not None:
-                    state.stamps.append(result.latest)
+                if result.outcome not in (REJECTED, EXCLUDED) and self._stamp(state, result):
                     found = found or day
+
+    # ------------------------------------------------------------------ the data cut-off
+
+    def _after_cutoff(self, when: dates.When) -> bool:
+        return self.cutoff is not None and dates.after_cutoff(when, self.cutoff)
+
+    def _stamp(self, state: PatientState, result: Extracted) -> bool:
+        """Keep the resource's latest date for ``last_contact``; False when it has none or it lies after the
+        cut-off (noted for the log unless a fact of the resource is after it: assembly logs that fact)."""
+        if result.latest is None:
+            return False
+        if not self._after_cutoff(result.latest):
+            state.stamps.append(result.latest)
+            return True
+        if not any(fact.when is not None and self._after_cutoff(fact.when) for fact in result.facts):
+            state.late.append((result.resource_type, result.rid))
+        return False
+
+    def _drop_future_index(self, state: PatientState) -> bool:
+        """Remove index procedures dated after the cut-off (logged); True when one was removed."""
+        future = [(rid, f) for rid, f in state.facts if f.kind == "index" and f.when and self._after_cutoff(f.when)]
+        for rid, _ in future:
+            self.out.quality.add("Procedure", rid, "performed[x]", reasons.INDEX_AFTER_CUTOFF)
+        if future:
+            state.facts = [item for item in state.facts if item not in future]
+        return bool(future)
 
     def _log(self, result: Extracted) -> None:
         if result.outcome == REJECTED:

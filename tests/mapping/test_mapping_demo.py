@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date, datetime
 
+import pandas as pd
 import pytest
 from conftest import KEY
 
@@ -12,9 +14,23 @@ from mapping import Cohort, map_cohort
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory, study) -> Cohort:
-    snapshot = read_files(demo_source(), tmp_path_factory.mktemp("demo"))
+def snapshot(tmp_path_factory):  # type: ignore[no-untyped-def]
+    return read_files(demo_source(), tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture(scope="module")
+def demo(snapshot, study) -> Cohort:
     return map_cohort(snapshot, study, source_id="demo", pseudonym_key=KEY)
+
+
+def test_demo_cohort_maps_exactly_the_same_with_its_own_data_cutoff(snapshot, study, demo):
+    cutoff = datetime.fromisoformat(snapshot.manifest.extracted_at).date()
+    assert cutoff == date(2024, 6, 5)  # the demo's manifest: the day of its latest clinical date
+    with_cutoff = map_cohort(snapshot, study, source_id="demo", pseudonym_key=KEY, cutoff=cutoff)
+    for name in ("patients", "measures", "events"):
+        pd.testing.assert_frame_equal(getattr(with_cutoff, name), getattr(demo, name))
+    assert with_cutoff.quality.to_dict() == demo.quality.to_dict()
+    assert (with_cutoff.n_resources, with_cutoff.n_unmappable) == (demo.n_resources, demo.n_unmappable)
 
 
 def test_demo_cohort_has_the_abstracts_seven_patients_4_male_3_female(demo):
