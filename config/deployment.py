@@ -42,11 +42,11 @@ _SMTP_KEYS = {
     "host", "port", "security", "username", "password_env", "timeout", "ca_file", "retries", "retry_backoff_seconds",
 }
 _EMAIL_KEYS = {"sender", "recipients", "admin", "subject", "alert_subject"}
-_PATH_KEYS = {"out_dir", "data_dir"}
+_PATH_KEYS = {"out_dir", "data_dir", "keep_runs", "keep_days"}
 _DEFAULT_PORTS: dict[str, int] = {"starttls": 587, "ssl": 465, "none": 25}
 _WEEKDAY_DIGITS = set("01234567")
 
-SUBJECT_FIELDS = {"study": "Study", "date": "2026-01-01", "run_id": "RUN", "patients": 0}
+SUBJECT_FIELDS = {"study": "Study", "date": "2026-01-01", "run_id": "RUN", "patients": 0, "status": "failed"}
 """Placeholders a subject template may use."""
 
 
@@ -78,13 +78,17 @@ class EmailSettings:
     recipients: tuple[str, ...]
     admin: tuple[str, ...]
     subject: str = "{study}: outcomes report {date} (n={patients})"
-    alert_subject: str = "[pelvic-outcomes] run {run_id} failed"
+    alert_subject: str = "[pelvic-outcomes] run {run_id} {status}"
 
 
 @dataclass(frozen=True)
 class PathSettings:
+    """The board's folder (``out_dir``: pseudonymised outputs only) and the service's private one (``data_dir``)."""
+
     out_dir: Path
     data_dir: Path
+    keep_runs: int = 30  # run folders (raw snapshots) kept in data_dir; the last good run is always kept
+    keep_days: int = 0  # and/or those younger than this many days; 0 = no age limit
 
     @property
     def lock_file(self) -> Path:
@@ -258,10 +262,19 @@ def _email(raw: Mapping[str, Any]) -> EmailSettings:
 
 def _paths(raw: Mapping[str, Any], base: Path) -> PathSettings:
     _no_unknown(raw, _PATH_KEYS, "paths.")
-    return PathSettings(
+    paths = PathSettings(
         out_dir=_path(raw.get("out_dir", "out"), "paths.out_dir", base),
         data_dir=_path(raw.get("data_dir", "data"), "paths.data_dir", base),
+        keep_runs=_int(raw, "keep_runs", "paths.", 30, low=1, high=100_000),
+        keep_days=_int(raw, "keep_days", "paths.", 0, low=0, high=100_000),
     )
+    out, data = paths.out_dir, paths.data_dir
+    if out == data or data.is_relative_to(out) or out.is_relative_to(data):
+        raise ConfigError(
+            "paths.data_dir", f"{data} and out_dir {out} overlap: the board would see the private data",
+            "give two separate folders, e.g. out_dir = \"/srv/board/pelvic\" and data_dir = \"/var/lib/pelvic\"",
+        )
+    return paths
 
 
 # --------------------------------------------------------------------------- the file
@@ -287,6 +300,11 @@ def parse_deployment(raw: Mapping[str, Any], env: Mapping[str, str], config_file
     )
 
 
+def process_env() -> dict[str, str]:
+    """The process environment: the one place the service reads it (secrets, the pseudonym key)."""
+    return dict(os.environ)
+
+
 def load_deployment(path: str | Path, env: Mapping[str, str] | None = None) -> Deployment:
     """Read and validate a deployment file; ``env`` defaults to the process environment."""
     config_file = Path(path).expanduser().absolute()
@@ -298,4 +316,4 @@ def load_deployment(path: str | Path, env: Mapping[str, str] | None = None) -> D
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(config_file), f"not valid TOML: {exc}", "fix the syntax at the position given") from exc
-    return parse_deployment(raw, dict(os.environ) if env is None else env, config_file)
+    return parse_deployment(raw, process_env() if env is None else env, config_file)

@@ -4,6 +4,7 @@
 
     PelvicOutcomesError
     ├── ConfigError          a setting is missing or wrong; names the field and the fix
+    │   └── UsageError       a command-line argument is wrong; names the argument
     ├── FhirError            talking to a FHIR server failed
     │   ├── FhirHTTPError    the server answered with an error status (carries url, status)
     │   └── FhirTimeout      no answer within the configured timeout (carries url)
@@ -12,6 +13,7 @@
     ├── ReportError          rendering the report failed
     ├── DeliveryError        sending email failed
     ├── QualityGateError     the data tripped a data-quality gate; nothing is published or sent
+    ├── StorageError         a file or folder could not be written or read (disk full, permissions)
     └── RunLockedError       another run holds the lock
 
 Messages carry what a user needs (URL, status, field name), never a patient identifier.
@@ -41,6 +43,17 @@ class ConfigError(PelvicOutcomesError):
         if fix:
             message += f" (fix: {fix})"
         super().__init__(message)
+
+
+class UsageError(ConfigError):
+    """A command-line argument is wrong: worded as argparse words its own errors."""
+
+    def __init__(self, argument: str, problem: str, fix: str = "") -> None:
+        super().__init__(argument, problem, fix)
+        message = f"argument {argument}: {problem}"
+        if fix:
+            message += f" ({fix})"
+        self.args = (message,)
 
 
 class FhirError(PelvicOutcomesError):
@@ -93,6 +106,17 @@ class QualityGateError(PelvicOutcomesError):
     """The data tripped a data-quality gate of the study definition."""
 
     exit_code = 8
+
+
+class StorageError(PelvicOutcomesError):
+    """A file or folder of the service could not be written or read (disk full, permission denied)."""
+
+    exit_code = 74  # EX_IOERR
+
+    def __init__(self, action: str, path: object, exc: OSError) -> None:
+        self.path = str(path)
+        self.errno = exc.errno
+        super().__init__(f"cannot {action} {path}: {exc.strerror or exc}")
 
 
 class RunLockedError(PelvicOutcomesError):

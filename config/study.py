@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -23,8 +23,11 @@ DEFAULT_STUDY_FILE = "study.toml"
 _TOP_LEVEL = {
     "study", "systems", "extensions", "index_procedure", "enneking_zones", "resection_margin",
     "diagnosis", "instruments", "timepoints", "complications", "events", "disease_status",
-    "analysis", "quality_gates", "claims",
+    "analysis", "quality_gates", "claims", "reoperations", "implant",
 }
+CLAIM_KINDS = ("difference", "no difference", "proportion", "model")
+BETTER = ("lower", "higher")
+HENDERSON_TYPE_NUMBERS = (1, 2, 3, 4, 5)
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ class Instrument:
     min: float
     max: float
     unit: str
+    mcid: float | None = None  # minimal clinically important difference, in the instrument's units
+    better: str | None = None  # "lower" or "higher": which direction is an improvement
 
 
 @dataclass(frozen=True)
@@ -56,22 +61,48 @@ class AnalysisSettings:
     sij_timepoints: tuple[str, str] = ("pre", "6m")
     min_n_for_test: int = 10
     min_events_per_covariate: int = 10
+    landmark_months: tuple[float, ...] = (6, 12, 24)
+    risk_table_every_months: float = 3
+    baseline_timepoint: str | None = None  # None: the first timepoint of [timepoints]
+
+
+@dataclass(frozen=True)
+class ImplantSettings:
+    """Implant outcome: Henderson failure types (1-5) -> the flag columns counting as each; the reoperation
+    whose time to first occurrence is implant survival."""
+
+    failure_types: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
+    survival_endpoint: str | None = None
 
 
 @dataclass(frozen=True)
 class QualityGates:
     max_unmappable_percent: float = 20.0
     max_cohort_shrink: int = 2
+    max_extraction_problem_percent: float = 1.0  # lines/entries read that were not usable resources
 
 
 @dataclass(frozen=True)
 class Claim:
-    """A claim of the seed paper, checked against results.json: every value at ``path`` is ``test`` threshold."""
+    """A claim of the seed paper, checked against results.json.
+
+    ``kind`` "difference" / "no difference": every p at ``path`` is ``test`` ("below" / "at_least") the
+    threshold; "model": ``path`` is a Cox model and the test applies to its terms' p; "proportion": ``path``
+    is an event rate (``count``, ``n``) compared with the printed ``numerator`` / ``denominator`` (and
+    ``percent``, checked against them). ``effect``: a results path to the effect estimate(s) shown with an
+    inconclusive verdict. ``printed_p``: the p the paper printed, shown beside ours.
+    """
 
     text: str
-    path: str  # dotted results.json path; "name[]" means every element of a list
-    test: str  # "below" or "at_least"
-    threshold: float
+    path: str  # dotted results.json path; "name[]" means every element, "name[key=value]" the matching ones
+    test: str = "below"  # "below" or "at_least"
+    threshold: float = 0.05
+    kind: str = "difference"
+    numerator: int | None = None
+    denominator: int | None = None
+    percent: float | None = None
+    printed_p: float | None = None
+    effect: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +136,8 @@ class StudyDefinition:
     quality_gates: QualityGates
     claims: tuple[Claim, ...] = ()
     source: str = ""
+    reoperations: Mapping[str, frozenset[Coding]] = field(default_factory=dict)
+    implant: ImplantSettings = field(default_factory=ImplantSettings)
 
     @property
     def index_codes(self) -> frozenset[Coding]:
@@ -115,6 +148,11 @@ class StudyDefinition:
     def flag_columns(self) -> tuple[str, ...]:
         """Complication and event flags, in cohort.csv order."""
         return (*self.complications, *self.events)
+
+    @property
+    def reoperation_columns(self) -> tuple[str, ...]:
+        """cohort.csv columns of the reoperations: per key the 0/1 flag and ``<key>_months``."""
+        return tuple(column for key in self.reoperations for column in (key, f"{key}_months"))
 
 
 # --------------------------------------------------------------------------- parsing helpers
@@ -200,10 +238,11 @@ def _instruments(raw: Mapping[str, Any], systems: Mapping[str, str]) -> dict[str
         where = f"instruments.{name}."
         if not isinstance(spec, Mapping):
             raise ConfigError(where[:-1], "not a table", f"write [instruments.{name}]")
-        _no_unknown(spec, {"label", "codes", "min", "max", "unit"}, where)
+        _no_unknown(spec, {"label", "codes", "min", "max", "unit", "mcid", "better"}, where)
         low, high = _number(spec, "min", where), _number(spec, "max", where)
         if low >= high:
             raise ConfigError(f"{where}max", f"max {high} is not above min {low}", "swap min and max")
+        mcid, better = _mcid(spec, where, high - low)
         out[name] = Instrument(
             name=name,
             label=_str(spec, "label", where, name),
@@ -211,8 +250,25 @@ def _instruments(raw: Mapping[str, Any], systems: Mapping[str, str]) -> dict[str
             min=low,
             max=high,
             unit=_str(spec, "unit", where, ""),
+            mcid=mcid,
+            better=better,
         )
     return out
+
+
+def _mcid(spec: Mapping[str, Any], where: str, span: float) -> tuple[float | None, str | None]:
+    if "mcid" not in spec and "better" not in spec:
+        return None, None
+    better = _str(spec, "better", where, "")
+    if better not in BETTER:
+        raise ConfigError(f"{where}better", f"{better!r} is not a direction",
+                          'an instrument with an mcid needs better = "lower" or "higher"')
+    if "mcid" not in spec:
+        raise ConfigError(f"{where}mcid", "missing", "give the minimal clinically important difference, e.g. mcid = 2")
+    mcid = _number(spec, "mcid", where)
+    if not 0 < mcid <= span:
+        raise ConfigError(f"{where}mcid", f"{mcid:g} is not within the scale's range (0, {span:g}]", "use e.g. 2")
+    return mcid, better
 
 
 def _timepoints(raw: Mapping[str, Any]) -> dict[str, TimepointWindow]:
@@ -260,6 +316,9 @@ def _analysis(raw: Mapping[str, Any], timepoints: Mapping[str, TimepointWindow])
         raise ConfigError(f"{where}quantile_type", f"{quantile_type} is not a Hyndman-Fan type", "use 1..9 (R: 7)")
     msts = tps("msts_timepoints", defaults.msts_timepoints, 2)
     sij = tps("sij_timepoints", defaults.sij_timepoints, 2)
+    baseline = spec.get("baseline_timepoint")
+    if baseline is not None and baseline not in timepoints:
+        raise ConfigError(f"{where}baseline_timepoint", f"unknown timepoint {baseline!r}", "name one of [timepoints]")
     return AnalysisSettings(
         quantile_type=quantile_type,
         alpha=_number(spec, "alpha", where, defaults.alpha),
@@ -269,7 +328,20 @@ def _analysis(raw: Mapping[str, Any], timepoints: Mapping[str, TimepointWindow])
         sij_timepoints=(sij[0], sij[1]),
         min_n_for_test=_int(spec, "min_n_for_test", where, defaults.min_n_for_test),
         min_events_per_covariate=_int(spec, "min_events_per_covariate", where, defaults.min_events_per_covariate),
+        landmark_months=_months(spec, "landmark_months", where, defaults.landmark_months),
+        risk_table_every_months=_number(spec, "risk_table_every_months", where, defaults.risk_table_every_months),
+        baseline_timepoint=baseline,
     )
+
+
+def _months(spec: Mapping[str, Any], key: str, where: str, default: tuple[float, ...]) -> tuple[float, ...]:
+    value = spec.get(key, list(default))
+    if (
+        not isinstance(value, list)
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in value)
+    ):
+        raise ConfigError(f"{where}{key}", f"{value!r} is not a list of months after surgery", "write e.g. [6, 12, 24]")
+    return tuple(float(v) for v in sorted(value))
 
 
 def _claims(raw: Mapping[str, Any]) -> tuple[Claim, ...]:
@@ -281,12 +353,81 @@ def _claims(raw: Mapping[str, Any]) -> tuple[Claim, ...]:
         where = f"claims[{index}]."
         if not isinstance(spec, Mapping):
             raise ConfigError(where[:-1], "not a table", "write [[claims]] blocks")
-        _no_unknown(spec, {"text", "path", "test", "threshold"}, where)
-        test = _str(spec, "test", where)
-        if test not in {"below", "at_least"}:
-            raise ConfigError(f"{where}test", f"unknown test {test!r}", 'use "below" or "at_least"')
-        out.append(Claim(_str(spec, "text", where), _str(spec, "path", where), test, _number(spec, "threshold", where)))
+        out.append(_claim(spec, where))
     return tuple(out)
+
+
+CLAIM_FIELDS = {"text", "path", "test", "threshold", "kind", "numerator", "denominator", "percent", "printed_p",
+                "effect"}
+
+
+def _claim(spec: Mapping[str, Any], where: str) -> Claim:
+    _no_unknown(spec, CLAIM_FIELDS, where)
+    test = _str(spec, "test", where, "below")
+    if test not in {"below", "at_least"}:
+        raise ConfigError(f"{where}test", f"unknown test {test!r}", 'use "below" or "at_least"')
+    kind = _str(spec, "kind", where, "difference" if test == "below" else "no difference")
+    if kind not in CLAIM_KINDS:
+        raise ConfigError(f"{where}kind", f"unknown kind {kind!r}", f"use one of: {', '.join(CLAIM_KINDS)}")
+    optional = {key: spec.get(key) for key in ("numerator", "denominator", "percent", "printed_p")}
+    if kind == "proportion":
+        for key in ("numerator", "denominator"):
+            if key not in spec:
+                raise ConfigError(f"{where}{key}", "a proportion claim needs its printed count and total",
+                                  "add numerator = N and denominator = N")
+        numerator, denominator = _int(spec, "numerator", where), _int(spec, "denominator", where)
+        if not 0 <= numerator <= denominator or denominator == 0:
+            raise ConfigError(f"{where}numerator", f"{numerator}/{denominator} is not a proportion",
+                              "give 0 <= numerator <= denominator, denominator > 0")
+        optional.update(numerator=numerator, denominator=denominator)
+    elif "threshold" not in spec:
+        raise ConfigError(f"{where}threshold", "missing", "give the claimed significance level, e.g. 0.05")
+    for key in ("percent", "printed_p"):
+        if optional[key] is not None:
+            optional[key] = _number(spec, key, where)
+    effect = spec.get("effect")
+    if effect is not None and not isinstance(effect, str):
+        raise ConfigError(f"{where}effect", "not a results path", 'write e.g. "survival.pfs.cox.univariable[covariate=sex]"')
+    return Claim(
+        text=_str(spec, "text", where), path=_str(spec, "path", where), test=test,
+        threshold=_number(spec, "threshold", where, 0.05), kind=kind,
+        numerator=optional["numerator"], denominator=optional["denominator"],
+        percent=optional["percent"], printed_p=optional["printed_p"], effect=effect,
+    )
+
+
+def _reoperations(raw: Mapping[str, Any], systems: Mapping[str, str]) -> dict[str, frozenset[Coding]]:
+    table = raw.get("reoperations", {})
+    if not isinstance(table, Mapping):
+        raise ConfigError("reoperations", "not a table", 'write [reoperations] with e.g. revision = ["local|..."]')
+    return _coding_map(table, systems, "reoperations")
+
+
+def _implant(raw: Mapping[str, Any], flags: tuple[str, ...], reoperations: Mapping[str, Any]) -> ImplantSettings:
+    spec = raw.get("implant", {})
+    if not isinstance(spec, Mapping):
+        raise ConfigError("implant", "not a table", "write [implant]")
+    _no_unknown(spec, {"failure_types", "survival_endpoint"}, "implant.")
+    types = spec.get("failure_types", {})
+    if not isinstance(types, Mapping):
+        raise ConfigError("implant.failure_types", "not a table", 'write [implant.failure_types] with 1 = ["flag"]')
+    failure_types: dict[int, tuple[str, ...]] = {}
+    for key, columns in types.items():
+        where = f"implant.failure_types.{key}"
+        if not str(key).isdigit() or int(key) not in HENDERSON_TYPE_NUMBERS:
+            raise ConfigError(where, f"{key!r} is not a Henderson failure type", "use 1, 2, 3, 4 or 5")
+        if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+            raise ConfigError(where, "expected a list of complication/event names", 'write e.g. ["dislocation"]')
+        for column in columns:
+            if column not in flags:
+                raise ConfigError(where, f"unknown complication or event {column!r}",
+                                  "use a key of [complications] or [events]")
+        failure_types[int(key)] = tuple(columns)
+    endpoint = spec.get("survival_endpoint")
+    if endpoint is not None and endpoint not in reoperations:
+        raise ConfigError("implant.survival_endpoint", f"{endpoint!r} is not a reoperation",
+                          "name a key of [reoperations]")
+    return ImplantSettings(dict(sorted(failure_types.items())), endpoint)
 
 
 def parse_study(raw: Mapping[str, Any], source: str = "") -> StudyDefinition:
@@ -309,7 +450,9 @@ def parse_study(raw: Mapping[str, Any], source: str = "") -> StudyDefinition:
     status = _table(raw, "disease_status", "")
     _no_unknown(status, {"code", "worsened", "distant", "local_qualifier"}, "disease_status.")
     gates = raw.get("quality_gates", {})
-    _no_unknown(gates, {"max_unmappable_percent", "max_cohort_shrink"}, "quality_gates.")
+    _no_unknown(
+        gates, {"max_unmappable_percent", "max_cohort_shrink", "max_extraction_problem_percent"}, "quality_gates."
+    )
     instruments = _instruments(raw, systems)
     timepoints = _timepoints(raw)
     analysis = _analysis(raw, timepoints)
@@ -317,6 +460,14 @@ def parse_study(raw: Mapping[str, Any], source: str = "") -> StudyDefinition:
         if name not in instruments:
             raise ConfigError("analysis.repeated_instruments", f"unknown instrument {name!r}", "define it")
     zones = _coding_map(_table(raw, "enneking_zones", ""), systems, "enneking_zones")
+    complications = _coding_map(_table(raw, "complications", ""), systems, "complications")
+    events = _coding_map(_table(raw, "events", ""), systems, "events")
+    reoperations = _reoperations(raw, systems)
+    taken = set(complications) | set(events) | {"death"}
+    for key in reoperations:
+        if key in taken or key.endswith("_months"):
+            raise ConfigError(f"reoperations.{key}", "name already used by a complication or event",
+                              "choose another key (it becomes a cohort.csv column)")
     if "IV" not in zones:
         raise ConfigError("enneking_zones.IV", "zone IV must be defined (zone_iv flag)", "add IV = [...]")
     return StudyDefinition(
@@ -343,8 +494,8 @@ def parse_study(raw: Mapping[str, Any], source: str = "") -> StudyDefinition:
         ),
         instruments=instruments,
         timepoints=timepoints,
-        complications=_coding_map(_table(raw, "complications", ""), systems, "complications"),
-        events=_coding_map(_table(raw, "events", ""), systems, "events"),
+        complications=complications,
+        events=events,
         disease_status_code=_codings(status.get("code"), systems, "disease_status.code"),
         disease_status_worsened=_codings(status.get("worsened"), systems, "disease_status.worsened"),
         disease_status_distant=_codings(status.get("distant"), systems, "disease_status.distant"),
@@ -353,9 +504,12 @@ def parse_study(raw: Mapping[str, Any], source: str = "") -> StudyDefinition:
         quality_gates=QualityGates(
             max_unmappable_percent=_number(gates, "max_unmappable_percent", "quality_gates.", 20.0),
             max_cohort_shrink=_int(gates, "max_cohort_shrink", "quality_gates.", 2),
+            max_extraction_problem_percent=_number(gates, "max_extraction_problem_percent", "quality_gates.", 1.0),
         ),
         claims=_claims(raw),
         source=source,
+        reoperations=reoperations,
+        implant=_implant(raw, (*complications, *events), reoperations),
     )
 
 

@@ -15,13 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from config.errors import StorageError
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id       TEXT PRIMARY KEY,
     trigger      TEXT NOT NULL,           -- schedule | manual | report
     started_at   TEXT NOT NULL,
     finished_at  TEXT NOT NULL,
-    status       TEXT NOT NULL,           -- succeeded | failed | blocked
+    status       TEXT NOT NULL,           -- running | succeeded | failed | blocked | interrupted
     resources    INTEGER,
     unmappable   INTEGER,
     patients     INTEGER,
@@ -43,6 +45,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
 """
 
 COUNTS = ("resources", "unmappable", "patients", "measures")
+RUNNING = "running"
+INTERRUPTED = "interrupted"
 
 
 @dataclass
@@ -72,15 +76,21 @@ def recipients_hash(recipients: Iterable[str]) -> str:
 class History:
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise StorageError("create the folder of", path, exc) from exc
         with self._connect() as db:
             db.executescript(SCHEMA)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        with closing(sqlite3.connect(self.path, timeout=30)) as db, db:
-            db.row_factory = sqlite3.Row
-            yield db
+        try:
+            with closing(sqlite3.connect(self.path, timeout=30)) as db, db:
+                db.row_factory = sqlite3.Row
+                yield db
+        except sqlite3.OperationalError as exc:  # disk full, read-only, locked for 30 s
+            raise StorageError("use the run history", self.path, OSError(0, str(exc))) from exc
 
     def record(self, run: RunRecord) -> None:
         counts = [run.counts.get(name) for name in COUNTS]
@@ -90,6 +100,21 @@ class History:
                 (run.run_id, run.trigger, run.started_at, run.finished_at, run.status, *counts, run.input_sha256,
                  run.report_path, ",".join(run.recipients), run.email, run.error),
             )
+
+    def start(self, run_id: str, trigger: str, started_at: str) -> None:
+        """A row for a run that has begun; its final record replaces it. Still "running" later = interrupted."""
+        self.record(RunRecord(run_id, trigger, started_at, started_at, RUNNING))
+
+    def mark_interrupted(self, when: str) -> list[str]:
+        """Runs still "running": called under the run lock, so none of them is alive. Returns their ids."""
+        with self._connect() as db:
+            rows = db.execute("SELECT run_id FROM runs WHERE status = ?", (RUNNING,)).fetchall()
+            db.execute(
+                "UPDATE runs SET status = ?, finished_at = ?, error = ? WHERE status = ?",
+                (INTERRUPTED, when, "interrupted: the run was killed or the machine stopped before it finished",
+                 RUNNING),
+            )
+        return [str(row["run_id"]) for row in rows]
 
     def recent(self, limit: int = 20) -> list[RunRecord]:
         with self._connect() as db:
@@ -144,13 +169,16 @@ def _record(row: sqlite3.Row) -> RunRecord:
 
 
 def format_table(runs: Iterable[RunRecord]) -> str:
-    """Runs as a fixed-width table for a terminal."""
-    header = f"{'RUN ID':<24} {'TRIGGER':<9} {'STARTED (UTC)':<20} {'STATUS':<10} {'PATIENTS':>8}  {'EMAIL':<24} ERROR"
+    """Runs as a fixed-width table for a terminal; run ids whole, however long."""
+    runs = list(runs)
+    width = max([len("RUN ID"), *(len(run.run_id) for run in runs)])
+    header = (f"{'RUN ID':<{width}} {'TRIGGER':<9} {'STARTED (UTC)':<20} {'STATUS':<11} {'PATIENTS':>8}  "
+              f"{'EMAIL':<24} ERROR")
     lines = [header]
     for run in runs:
         patients = run.counts.get("patients")
         lines.append(
-            f"{run.run_id:<24} {run.trigger:<9} {run.started_at[:19]:<20} {run.status:<10} "
+            f"{run.run_id:<{width}} {run.trigger:<9} {run.started_at[:19]:<20} {run.status:<11} "
             f"{'' if patients is None else patients:>8}  {run.email[:24]:<24} {run.error[:80]}"
         )
     if len(lines) == 1:

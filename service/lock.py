@@ -34,8 +34,8 @@ def run_lock(
     path: Path, trigger: str, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 ) -> Iterator[None]:
     """Hold the run lock for the ``with`` block, or raise :class:`RunLockedError` naming the holder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

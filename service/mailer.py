@@ -126,11 +126,12 @@ def build_report_message(
     return message
 
 
-def build_alert_message(email: EmailSettings, run_id: str, reason: str) -> EmailMessage:
-    """The admin's alert: which run failed and why. The tumour board gets nothing."""
-    subject = email.alert_subject.format(study="pelvic-outcomes", date="", run_id=run_id, patients="")
+def build_alert_message(email: EmailSettings, run_id: str, reason: str, status: str = "failed") -> EmailMessage:
+    """The admin's alert: which run failed or was blocked, and why. The tumour board gets nothing."""
+    subject = email.alert_subject.format(study="pelvic-outcomes", date="", run_id=run_id, patients="", status=status)
+    what = "was blocked by a data-quality gate" if status == "blocked" else "failed"
     body = (
-        f"Run {run_id} did not produce a report for the tumour board.\n\n"
+        f"Run {run_id} {what}: it did not produce a report for the tumour board.\n\n"
         f"Reason: {reason}\n\n"
         "Nothing was sent to the tumour board; the previous report stays the latest.\n"
         "Details: pelvic-outcomes history --config <deployment file>\n"

@@ -1,10 +1,9 @@
-"""Writing a run's files: staged in the run's own folder, then published into --out atomically."""
+"""Writing a run's files into its folder, each atomically (a temporary file and a rename)."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -42,27 +41,3 @@ def write_json(path: Path, data: Any) -> None:
 
 def write_csv(path: Path, frame: pd.DataFrame) -> None:
     write_text_atomic(path, frame.to_csv(index=False, float_format="%.4f", lineterminator="\n"))
-
-
-def copy_atomic(source: Path, target: Path) -> None:
-    """Copy a file so that readers of ``target`` see the old or the new file, never half of one."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    os.chmod(tmp, umask_mode())
-    try:
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def publish(stage: Path, out: Path, names: list[str]) -> None:
-    """Copy the finished files of a run from its stage folder into ``out``, each atomically.
-
-    ``run.json`` goes last, so a reader who sees the new run.json also sees every file it lists.
-    """
-    ordered = [n for n in names if n != "run.json"] + (["run.json"] if "run.json" in names else [])
-    for name in ordered:
-        copy_atomic(stage / name, out / name)

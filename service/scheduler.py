@@ -29,6 +29,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import make_url
 
 from config.deployment import Deployment, ScheduleSettings, cron_trigger
+from service.private import private_files, secure_data_dir
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,15 @@ def serve(
     handle_signals: bool = True,
 ) -> None:
     """Run the schedule until ``stop`` is set (by SIGTERM/SIGINT when ``handle_signals``)."""
-    stop = stop or threading.Event()
+    from service.jobs import preflight
+
+    preflight(deployment)  # no key, no service: refuse to start rather than fail every night
+    with private_files():
+        secure_data_dir(deployment.paths.data_dir)
+        _serve(deployment, stop or threading.Event(), func, handle_signals)
+
+
+def _serve(deployment: Deployment, stop: threading.Event, func: str, handle_signals: bool) -> None:
     if handle_signals:
         _install_signal_handlers(stop)
     scheduler = build_scheduler(deployment.schedule)

@@ -32,7 +32,8 @@ def test_demo_run_writes_every_output_file(demo_run: Path) -> None:
     assert run["status"] == "succeeded"
     assert run["counts"]["patients"] == 7
     assert len(run["input_sha256"]) == 64
-    assert (demo_run / "runs" / run["run_id"] / "raw" / "manifest.json").exists()
+    assert (demo_run.parent / "data" / "runs" / run["run_id"] / "raw" / "manifest.json").exists()
+    assert not (demo_run / "runs").exists()  # raw data never sits in the board's folder
 
 
 def test_demo_cohort_csv_has_one_row_per_patient_in_the_schema_order(demo_run: Path) -> None:
@@ -59,7 +60,7 @@ def test_demo_report_pdf_has_pages_with_cohort_size_and_vas_medians(demo_run: Pa
 
 def test_rerun_from_the_stored_raw_snapshot_gives_identical_tables(demo_run: Path, tmp_path: Path) -> None:
     run = json.loads((demo_run / "run.json").read_text())
-    raw = demo_run / "runs" / run["run_id"] / "raw"
+    raw = demo_run.parent / "data" / "runs" / run["run_id"] / "raw"
     again = tmp_path / "again"
     assert main(["run", "--source", str(raw), "--out", str(again), "--no-email"]) == 0
     for name in ("cohort.csv", "measures.csv"):
@@ -73,9 +74,9 @@ def test_failed_run_exits_non_zero_with_one_line_reason_and_keeps_the_last_repor
     before = (demo_run / "report.pdf").read_bytes()
     previous_run = json.loads((demo_run / "run.json").read_text())["run_id"]
     code = main(["run", "--source", str(tmp_path / "does-not-exist"), "--out", str(demo_run), "--no-email"])
-    assert code != 0
+    assert code == 3  # FhirError: extraction failed
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].startswith("run ") and "failed" in err[-1] and "does not exist" in err[-1]
+    assert err[-1].startswith("error: run ") and "failed" in err[-1] and "does not exist" in err[-1]
     assert (demo_run / "report.pdf").read_bytes() == before
     assert json.loads((demo_run / "run.json").read_text())["run_id"] == previous_run
 
@@ -103,28 +104,37 @@ def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_a_tripped_quality_gate_blocks_the_run_before_anything_is_published(demo_run: Path, tmp_path: Path) -> None:
-    from service.pipeline import RunOptions, run_pipeline
+    from config.study import load_study
+    from extractor import demo_source
+    from service.keys import DEVELOPMENT_KEY, PseudonymKey
+    from service.layout import Layout
+    from service.request import RunPlan
+    from service.run import run_pipeline
+    from service.sources import files_extract
 
-    out = tmp_path / "gated"
+    layout = Layout.plain(tmp_path / "gated")
     seen: list[dict[str, int]] = []
 
-    def gate(counts: dict[str, int]) -> list[str]:
+    def gate(counts: dict[str, int], examples: list[str]) -> list[str]:
         seen.append(dict(counts))
         return ["the cohort shrank"]
 
-    outcome = run_pipeline(RunOptions(out=out, gate=gate))
-    assert outcome.status == "blocked"
+    plan = RunPlan(study=load_study(), layout=layout, extract=files_extract(demo_source()), source_label="",
+                   key=PseudonymKey(DEVELOPMENT_KEY, development=True), gate=gate)
+    outcome = run_pipeline(plan)
+    assert (outcome.status, outcome.exit_code) == ("blocked", 8)
     assert "data-quality gate: the cohort shrank" in outcome.error
     assert seen and seen[0]["patients"] == 7
-    assert not (out / "report.pdf").exists() and not (out / "run.json").exists()
+    assert not (layout.out_dir / "report.pdf").exists() and not (layout.out_dir / "run.json").exists()
     assert json.loads((outcome.run_dir / "run.json").read_text())["status"] == "blocked"
+    assert (outcome.run_dir / "data_quality.json").exists()  # a blocked run keeps its data-quality log
 
 
 def test_report_rerenders_the_published_run_from_its_raw_data(demo_run: Path, tmp_path: Path) -> None:
     import shutil
 
-    out = tmp_path / "copy"
-    shutil.copytree(demo_run, out)
+    shutil.copytree(demo_run.parent, tmp_path / "copy", symlinks=True)
+    out = tmp_path / "copy" / "out"
     first = json.loads((out / "run.json").read_text())
     assert main(["report", "--out", str(out)]) == 0
     second = json.loads((out / "run.json").read_text())
@@ -137,8 +147,8 @@ def test_report_rerenders_the_published_run_from_its_raw_data(demo_run: Path, tm
 def test_report_without_a_published_run_names_the_missing_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["report", "--out", str(tmp_path)]) == 2
-    assert "--run" in capsys.readouterr().err
+    assert main(["report", "--out", str(tmp_path / "out")]) == 2
+    assert "argument --run: no published run" in capsys.readouterr().err
 
 
 def test_published_files_get_the_umask_mode_not_mkstemps_private_0600(demo_run: Path) -> None:

@@ -56,7 +56,7 @@ def test_seeding_twice_then_pulling_gives_the_same_outputs_as_the_bundled_files(
     assert run["source"]["kind"] == "fhir-search"
     assert run["source"]["location"] == hapi_url
     assert run["counts"]["patients"] == 7
-    raw = from_fhir / "runs" / run["run_id"] / "raw"
+    raw = tmp_path / "data" / "runs" / run["run_id"] / "raw"  # the private folder beside the board's
     assert {p.name for p in raw.glob("*.ndjson")} >= {"Patient.ndjson", "Observation.ndjson"}
 
     replay = tmp_path / "replay"

@@ -20,6 +20,8 @@ from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
 from config.deployment import Deployment, load_deployment
 from tests.service.fakes import make_certificates
 
+TEST_KEY = "test-pseudonym-key-0123456789abcdef0123456789"
+TEST_ENV = {"PELVIC_PSEUDONYM_KEY": TEST_KEY}
 SMTP_USER = "pelvic-outcomes"
 SMTP_PASSWORD = "correct horse battery staple"
 
@@ -53,6 +55,13 @@ class SmtpServer:
     inbox: Inbox
     ca_file: Path | None = None
     logins: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(autouse=True)
+def pseudonym_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Service runs refuse to start without a key: every service test (and its child processes) has one."""
+    monkeypatch.setenv("PELVIC_PSEUDONYM_KEY", TEST_KEY)
+    return TEST_KEY
 
 
 def free_port() -> int:
@@ -174,4 +183,4 @@ def write_deployment(tmp_path: Path) -> WriteDeployment:
 
 @pytest.fixture
 def deployment(write_deployment: WriteDeployment, smtp_server: SmtpServer) -> Deployment:
-    return load_deployment(write_deployment(smtp_server), env={})
+    return load_deployment(write_deployment(smtp_server), env=TEST_ENV)

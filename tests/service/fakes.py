@@ -17,8 +17,16 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from pypdf import PdfWriter
 
-from service.outputs import publish, write_json, write_text_atomic
-from service.pipeline import PUBLISHED, RunOptions, RunOutcome, new_run_id
+from service.outputs import write_json, write_text_atomic
+from service.private import private_dir
+from service.publish import publish_set
+from service.request import EmailMode, RunPlan, RunRequest
+from service.run import PUBLISHED, RunOutcome
+
+
+def send_request(**changes: Any) -> RunRequest:
+    """A service run's request that emails (the command line's default for --config)."""
+    return RunRequest(**{"email": EmailMode.SEND, "progress": False, **changes})
 
 STUDY_IDS = ["PO-7F3A21", "PO-0C9D44", "PO-B1E802"]
 
@@ -54,45 +62,50 @@ def pdf_bytes() -> bytes:
 
 @dataclass
 class FakePipeline:
-    """Writes a run like service.pipeline does: stage in runs/<id>/, publish into out/ on success."""
+    """Writes a run like service.run does: in the run's private folder, published as a set on success."""
 
     patients: int = 3
     resources: int = 100
     unmappable: int = 0
+    read: int = 100
+    extraction_problems: int = 0
     input_sha256: str = "a" * 64
     error: str = ""
-    calls: list[RunOptions] = field(default_factory=list)
+    exit_code: int = 3
+    calls: list[RunPlan] = field(default_factory=list)
 
-    def __call__(self, options: RunOptions) -> RunOutcome:
-        self.calls.append(options)
-        run_id = new_run_id()
-        run_dir = options.out / "runs" / run_id
+    def __call__(self, plan: RunPlan) -> RunOutcome:
+        self.calls.append(plan)
+        run_id = plan.run_id
+        run_dir = private_dir(plan.layout.run_dir(run_id))
         write_json(run_dir / "raw" / "manifest.json", {"source": "fake", "kind": "files", "sha256": self.input_sha256})
-        manifest: dict[str, Any] = {"run_id": run_id, "trigger": options.trigger, "input_sha256": self.input_sha256}
+        manifest: dict[str, Any] = {"run_id": run_id, "trigger": plan.trigger, "input_sha256": self.input_sha256}
         if self.error:
             manifest.update(status="failed", error=self.error)
             write_json(run_dir / "run.json", manifest)
-            return RunOutcome(run_id, "failed", run_dir, manifest, self.error)
+            return RunOutcome(run_id, "failed", run_dir, manifest, self.error, self.exit_code)
         manifest.update(
             status="succeeded",
             source={"location": "fake", "kind": "files", "extracted_at": "2026-11-24T02:30:00Z"},
             counts={"resources": self.resources, "unmappable": self.unmappable, "patients": self.patients,
-                    "measures": 10},
+                    "measures": 10, "read": self.read, "extraction_problems": self.extraction_problems},
         )
-        problems = options.gate(manifest["counts"]) if options.gate is not None else []
+        problems = plan.gate(manifest["counts"], ["Observation.ndjson:2 not valid JSON"]) if plan.gate else []
         if problems:  # as the real pipeline: a tripped gate publishes nothing
             error = "data-quality gate: " + "; ".join(problems)
             manifest.update(status="blocked", error=error)
             write_json(run_dir / "run.json", manifest)
-            return RunOutcome(run_id, "blocked", run_dir, manifest, error)
+            return RunOutcome(run_id, "blocked", run_dir, manifest, error, 8)
         for name in PUBLISHED:
             write_text_atomic(run_dir / name, f"{name} of {run_id}\n")
         (run_dir / "report.pdf").write_bytes(pdf_bytes())
-        write_json(run_dir / "results.json", {**RESULTS, "n_patients": self.patients})
+        results = {**RESULTS, "n_patients": self.patients}
+        write_json(run_dir / "results.json", results)
         write_text_atomic(run_dir / "cohort.csv", "study_id\n" + "\n".join(STUDY_IDS) + "\n")
         write_json(run_dir / "run.json", manifest)
-        publish(run_dir, options.out, [*PUBLISHED, "run.json"])
-        return RunOutcome(run_id, "succeeded", run_dir, manifest)
+        publish_set(run_dir, plan.layout.out_dir, [*PUBLISHED, "run.json"], run_id, on_step=plan.on_publish_step or
+                    (lambda step: None))
+        return RunOutcome(run_id, "succeeded", run_dir, manifest, results=results)
 
 
 @dataclass

@@ -11,9 +11,9 @@ import pytest
 
 from config.deployment import Deployment
 from service.cli import COMMANDS, main
-from service.jobs import JobRequest, run_service_job
+from service.jobs import run_service_job
 from tests.service.conftest import SmtpServer, WriteDeployment
-from tests.service.fakes import FakePipeline
+from tests.service.fakes import FakePipeline, send_request
 from tests.service.test_lock import HOLDER
 
 ROOT = Path(__file__).parents[2]
@@ -39,14 +39,14 @@ def test_a_config_error_exits_2_naming_the_field(
 
 def test_dry_run_needs_a_deployment(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "--dry-run"]) == 2
-    assert "--dry-run needs --config" in capsys.readouterr().err
+    assert "argument --dry-run: needs --config" in capsys.readouterr().err
 
 
 def test_history_lists_recent_runs_as_a_table_or_json(
     deployment: Deployment, smtp_server: SmtpServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = str(deployment.config_file)
-    result = run_service_job(deployment, JobRequest(trigger="schedule"), run=FakePipeline())
+    result = run_service_job(deployment, send_request(trigger="schedule"), run=FakePipeline())
     assert main(["history", "--config", config]) == 0
     fields = capsys.readouterr().out.splitlines()[1].split()
     assert (fields[0], fields[1], fields[3], fields[5]) == (result.run_id, "schedule", "succeeded", "sent")
@@ -59,7 +59,21 @@ def test_report_of_an_unknown_run_names_the_option(
     deployment: Deployment, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["report", "--run", "20260101T000000Z-000000", "--config", str(deployment.config_file)]) == 2
-    assert "config field '--run': no stored raw snapshot" in capsys.readouterr().err
+    assert "argument --run: run 20260101T000000Z-000000 is not in the history" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("run_id", ["../../../evilrun", "/etc", "", "..", "20260101T000000Z-000000/../x", "runs"])
+def test_report_accepts_only_run_ids_never_paths(
+    run_id: str, deployment: Deployment, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    evil = tmp_path / "evilrun" / "raw"
+    evil.mkdir(parents=True)
+    (evil / "manifest.json").write_text("{}")
+    for config in (["--config", str(deployment.config_file)], ["--out", str(tmp_path / "out")]):
+        assert main(["report", "--run", run_id, *config]) == 2
+        assert f"argument --run: {run_id!r} is not a run id" in capsys.readouterr().err
+    assert not (deployment.paths.out_dir / "report.pdf").exists()
+    assert not (tmp_path / "out" / "report.pdf").exists()
 
 
 def test_a_manual_run_during_another_run_exits_75_saying_who_holds_the_lock(deployment: Deployment) -> None:

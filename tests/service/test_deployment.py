@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from config.deployment import cron_trigger, load_deployment, parse_deployment
 from config.errors import ConfigError
 from config.fhir import FhirSettings
-from tests.service.conftest import WriteDeployment
+from tests.service.conftest import TEST_ENV, WriteDeployment
 from tests.service.fakes import make_certificates
 
 CONFIG = Path(__file__).parents[2] / "config"
@@ -30,7 +30,7 @@ def test_generic_example_loads_with_its_secrets_from_the_environment() -> None:
 
 
 def test_local_example_points_at_local_hapi_and_a_local_smtp_debugging_server() -> None:
-    deployment = load_deployment(CONFIG / "deployment.local.example.toml", {})
+    deployment = load_deployment(CONFIG / "deployment.local.example.toml", TEST_ENV)
     assert deployment.fhir is not None and deployment.fhir.base_url == "http://127.0.0.1:8090/fhir"
     assert (deployment.smtp.host, deployment.smtp.port, deployment.smtp.security) == ("127.0.0.1", 8025, "none")
     assert deployment.paths.out_dir == (CONFIG.parent / "local" / "out")
@@ -54,7 +54,7 @@ def test_relative_paths_are_taken_from_the_config_folder_and_the_job_store_defau
     write_deployment: WriteDeployment, tmp_path: Path
 ) -> None:
     path = write_deployment(paths={"out_dir": "reports", "data_dir": "state"}, study="my-study.toml")
-    deployment = load_deployment(path, {})
+    deployment = load_deployment(path, TEST_ENV)
     assert deployment.paths.out_dir == tmp_path / "reports"
     assert deployment.study_file == tmp_path / "my-study.toml"
     assert deployment.schedule.jobstore_url == f"sqlite:///{tmp_path / 'state' / 'jobs.sqlite'}"
@@ -64,7 +64,7 @@ def test_relative_paths_are_taken_from_the_config_folder_and_the_job_store_defau
 @pytest.mark.parametrize(("security", "port"), [("starttls", 587), ("ssl", 465), ("none", 25)])
 def test_the_smtp_port_defaults_by_security(write_deployment: WriteDeployment, security: str, port: int) -> None:
     path = write_deployment(smtp={"security": security, "port": None})
-    assert load_deployment(path, {}).smtp.port == port
+    assert load_deployment(path, TEST_ENV).smtp.port == port
 
 
 @pytest.mark.parametrize(
@@ -99,7 +99,7 @@ def test_a_wrong_field_is_named_with_its_fix(
     write_deployment: WriteDeployment, changes: dict[str, Any], field: str, fix: str
 ) -> None:
     with pytest.raises(ConfigError) as caught:
-        load_deployment(write_deployment(**changes), {})
+        load_deployment(write_deployment(**changes), TEST_ENV)
     assert caught.value.field == field
     assert fix in caught.value.fix
     assert f"'{field}'" in str(caught.value)
@@ -109,13 +109,13 @@ def test_a_missing_section_is_named(tmp_path: Path) -> None:
     path = tmp_path / "deployment.toml"
     path.write_text('[paths]\nout_dir = "out"\n')
     with pytest.raises(ConfigError) as caught:
-        load_deployment(path, {})
+        load_deployment(path, TEST_ENV)
     assert caught.value.field == "schedule"
 
 
 def test_an_unreadable_file_names_the_option(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
-        load_deployment(tmp_path / "nope.toml", {})
+        load_deployment(tmp_path / "nope.toml", TEST_ENV)
     assert caught.value.field == "--config"
 
 

@@ -41,3 +41,16 @@ def test_the_table_shows_one_line_per_run(tmp_path: Path) -> None:
     lines = format_table(history.recent()).splitlines()
     assert lines[0].startswith("RUN ID")
     assert lines[1].split()[:6] == ["R1", "schedule", "2026-11-22T02:30:00", "succeeded", "7", "sent"]
+
+
+def test_a_run_left_running_is_marked_interrupted_and_ids_are_shown_whole(tmp_path: Path) -> None:
+    history = History(tmp_path / "history.sqlite")
+    long_id = "20261130T023000Z-abcdef-site-a"
+    history.start(long_id, "schedule", "2026-11-30T02:30:00+00:00")
+    assert history.recent()[0].status == "running"
+    assert history.mark_interrupted("2026-12-01T02:30:00+00:00") == [long_id]
+    (run,) = history.recent()
+    assert (run.status, run.finished_at) == ("interrupted", "2026-12-01T02:30:00+00:00")
+    assert "interrupted" in run.error
+    assert history.mark_interrupted("2026-12-01T02:31:00+00:00") == []
+    assert format_table(history.recent()).splitlines()[1].split()[0] == long_id

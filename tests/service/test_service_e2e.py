@@ -22,7 +22,7 @@ from pypdf import PdfReader
 from config.deployment import load_deployment
 from service.cli import main
 from service.history import History
-from tests.service.conftest import SmtpServer, WriteDeployment
+from tests.service.conftest import TEST_ENV, SmtpServer, WriteDeployment
 
 ROOT = Path(__file__).parents[2]
 BOARD = ["board-a@hospital.test", "board-b@hospital.test"]
@@ -37,7 +37,7 @@ def test_run_emails_the_demo_report_and_a_retry_does_not_resend(
     write_deployment: WriteDeployment, smtp_server: SmtpServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = write_deployment(smtp_server)
-    deployment = load_deployment(config, {})
+    deployment = load_deployment(config, TEST_ENV)
     assert main(["run", "--config", str(config)]) == 0, capsys.readouterr().err
 
     (envelope,) = smtp_server.inbox.envelopes
@@ -64,10 +64,10 @@ def test_report_rerenders_a_stored_run_and_dry_run_writes_the_email(
     write_deployment: WriteDeployment, smtp_server: SmtpServer
 ) -> None:
     config = write_deployment(smtp_server)
-    deployment = load_deployment(config, {})
+    deployment = load_deployment(config, TEST_ENV)
     assert main(["run", "--config", str(config), "--dry-run"]) == 0
     (first,) = History(deployment.paths.history_db).recent()
-    assert (deployment.paths.out_dir / "runs" / first.run_id / "report-email.eml").exists()
+    assert (deployment.paths.data_dir / "runs" / first.run_id / "report-email.eml").exists()
     assert smtp_server.inbox.envelopes == []
 
     assert main(["report", "--run", first.run_id, "--config", str(config)]) == 0
@@ -117,7 +117,7 @@ def test_schedule_fires_emails_the_report_stops_cleanly_and_does_not_refire_afte
     at = (datetime.now(UTC) + timedelta(seconds=4)).replace(microsecond=0)
     cron = f"{at.second} {at.minute} {at.hour} * * *"
     config = write_deployment(smtp_server, schedule={"cron": cron, "timezone": "UTC"})
-    deployment = load_deployment(config, {})
+    deployment = load_deployment(config, TEST_ENV)
 
     scheduler = Process(config)
     scheduler.wait_for("run started (trigger=schedule)")
