@@ -64,10 +64,19 @@ def board_dir_mode() -> int:
     return 0o777 & ~caller_umask()
 
 
+def shared_dir(folder: Path) -> None:
+    """Create ``folder`` and any missing parents with the caller's umask (not the private 0700)."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    for path in reversed(missing):
+        path.mkdir(exist_ok=True)
+        os.chmod(path, board_dir_mode())
+
+
 def private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) and make it 0700."""
+    """Create ``path`` 0700; missing parents outside the data folder get the caller's umask, as mkdir -p would."""
     try:
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        shared_dir(path.parent)
+        path.mkdir(exist_ok=True, mode=0o700)
         os.chmod(path, 0o700)
     except OSError as exc:
         raise StorageError("create the private folder", path, exc) from exc

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from config.errors import StorageError
 from service.layout import CURRENT, PUBLISHED, is_run_id
-from service.private import board_dir_mode, board_file_mode
+from service.private import board_dir_mode, board_file_mode, shared_dir
 
 Step = Callable[[str], None]
 LEGACY = "legacy"
@@ -93,7 +93,7 @@ def publish_set(run_dir: Path, out_dir: Path, names: list[str], run_id: str, *, 
 
 
 def _publish(run_dir: Path, out_dir: Path, names: list[str], run_id: str, on_step: Step) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
+    shared_dir(out_dir)
     published = out_dir / PUBLISHED
     published.mkdir(exist_ok=True)
     os.chmod(published, board_dir_mode())

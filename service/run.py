@@ -26,7 +26,7 @@ from extractor import Snapshot
 from service import errorlog
 from service.layout import Layout
 from service.outputs import write_csv, write_json
-from service.private import private_dir, private_files
+from service.private import private_dir, private_files, secure_data_dir
 from service.publish import publish_set, published_run_id
 from service.quality import gate_counts, private_quality, problem_examples, public_quality, read_count
 from service.request import RunPlan
@@ -88,6 +88,8 @@ def _run(plan: RunPlan) -> RunOutcome:
         "warnings": [],
     }
     try:
+        secure_data_dir(plan.layout.data_dir)
+        private_dir(plan.layout.runs_dir)
         private_dir(run_dir)
         write_json(run_dir / "run.json", manifest)
         results = _stages(plan, run_dir, manifest)
@@ -139,7 +141,7 @@ def _stages(plan: RunPlan, run_dir: Path, manifest: dict[str, Any]) -> dict[str,
     if plan.key.development:
         manifest["warnings"].append(DEVELOPMENT_KEY_WARNING)
 
-    log.info("extracting from %s", plan.source_label)
+    log.info("extracting from %s", plan.source_label or "files")
     started = time.perf_counter()
     snapshot = plan.extract(run_dir / "raw")
     _timed(manifest, "extract", started)

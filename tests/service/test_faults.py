@@ -128,6 +128,7 @@ def test_nothing_identifiable_reaches_the_boards_folder_and_the_private_folder_i
             assert mode == (0o700 if path.is_dir() else 0o600), (path, oct(mode))
     for name in ("report.pdf", "cohort.csv", "run.json", "data_quality.json"):
         assert stat.S_IMODE((deployment.paths.out_dir / name).stat().st_mode) == 0o644, name
+    assert stat.S_IMODE(deployment.paths.out_dir.stat().st_mode) == 0o755
     assert not (deployment.paths.out_dir / "runs").exists()
 
 

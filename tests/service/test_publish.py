@@ -122,7 +122,7 @@ def test_plain_files_of_an_older_version_are_adopted_without_a_visible_change(tm
 
 
 def test_published_files_follow_the_callers_umask_even_inside_a_private_run(tmp_path: Path) -> None:
-    out = tmp_path / "out"
+    out = tmp_path / "share" / "out"
     run_id = "20261201T020000Z-aaaaaa"
     old = os.umask(0o022)
     try:
@@ -133,3 +133,4 @@ def test_published_files_follow_the_callers_umask_even_inside_a_private_run(tmp_
     for name in NAMES:
         assert stat.S_IMODE((out / name).stat().st_mode) == 0o644, name
     assert stat.S_IMODE((out / ".published" / run_id).stat().st_mode) == 0o755
+    assert stat.S_IMODE(out.stat().st_mode) == 0o755  # the board's folder itself, made inside a private run
