@@ -24,25 +24,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
+from pydantic import BeforeValidator, Field, field_validator
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from config.errors import ConfigError
-from config.fhir import FhirSettings, _choice, _float, _int, _no_unknown, _str, parse_fhir_settings
+from config.fhir import FhirSettings, parse_fhir_settings
+from config.settings import FileModel, invalid, validate
 
 Security = Literal["starttls", "ssl", "none"]
 
-_TOP_KEYS = {"study", "source", "fhir", "schedule", "smtp", "email", "paths"}
-_SCHEDULE_KEYS = {"cron", "timezone", "misfire_grace_seconds", "jobstore_url"}
-_SMTP_KEYS = {
-    "host", "port", "security", "username", "password_env", "timeout", "ca_file", "retries", "retry_backoff_seconds",
-}
-_EMAIL_KEYS = {"sender", "recipients", "admin", "subject", "alert_subject"}
-_PATH_KEYS = {"out_dir", "data_dir", "keep_runs", "keep_days"}
 _DEFAULT_PORTS: dict[str, int] = {"starttls": 587, "ssl": 465, "none": 25}
 _WEEKDAY_DIGITS = set("01234567")
 
@@ -112,54 +107,7 @@ class Deployment:
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
 
-# --------------------------------------------------------------------------- field helpers
-
-
-def _table(raw: Mapping[str, Any], key: str, *, required: bool = True) -> Mapping[str, Any]:
-    value = raw.get(key)
-    if value is None and not required:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ConfigError(key, "missing or not a table", f"add a [{key}] table (see config/deployment.example.toml)")
-    return value
-
-
-def _path(value: Any, name: str, base: Path) -> Path:
-    if not isinstance(value, str) or not value:
-        raise ConfigError(name, "expected a path", f'set {name.rpartition(".")[2]} = "path"')
-    path = Path(value).expanduser()
-    return Path(os.path.normpath(path if path.is_absolute() else base / path))
-
-
-def _address(value: Any, name: str) -> str:
-    address = parseaddr(value)[1] if isinstance(value, str) else ""
-    local, at, domain = address.partition("@")
-    if not (local and at and domain) or " " in address:
-        raise ConfigError(name, f"{value!r} is not an email address", 'write e.g. "tumour-board@hospital.org"')
-    return str(value)
-
-
-def _addresses(value: Any, name: str) -> tuple[str, ...]:
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not items:
-        raise ConfigError(name, "expected one address or a non-empty list", 'write e.g. ["a@hospital.org"]')
-    return tuple(_address(item, f"{name}[{i}]") for i, item in enumerate(items))
-
-
-def _template(raw: Mapping[str, Any], key: str, default: str) -> str:
-    value = raw.get(key, default)
-    try:
-        if not isinstance(value, str) or not value.format(**SUBJECT_FIELDS).strip():
-            raise ValueError("empty")
-    except (KeyError, IndexError, ValueError) as exc:
-        raise ConfigError(
-            f"email.{key}", f"{value!r} is not a usable subject template ({exc})",
-            f"use text with the placeholders {', '.join('{' + k + '}' for k in SUBJECT_FIELDS)}",
-        ) from exc
-    return value
-
-
-# --------------------------------------------------------------------------- sections
+# --------------------------------------------------------------------------- the file's tables
 
 
 def cron_trigger(expression: str, timezone: str) -> CronTrigger:
@@ -178,124 +126,222 @@ def cron_trigger(expression: str, timezone: str) -> CronTrigger:
     return CronTrigger(timezone=ZoneInfo(timezone), **dict(zip(names, fields, strict=True)))
 
 
-def _timezone(raw: Mapping[str, Any]) -> str:
-    name = _str(raw, "timezone", "schedule.")
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ConfigError(
-            "schedule.timezone", f"unknown time zone {name!r}", 'use an IANA name, e.g. "Europe/Berlin"'
-        ) from exc
-    return name
+def _is_address(value: str) -> bool:
+    address = parseaddr(value)[1]
+    local, at, domain = address.partition("@")
+    return bool(local and at and domain) and " " not in address
 
 
-def _schedule(raw: Mapping[str, Any], data_dir: Path) -> ScheduleSettings:
-    _no_unknown(raw, _SCHEDULE_KEYS, "schedule.")
-    timezone = _timezone(raw)
-    cron = " ".join(_str(raw, "cron", "schedule.").split())
-    try:
-        cron_trigger(cron, timezone)
-    except ValueError as exc:
-        raise ConfigError(
-            "schedule.cron", f"{cron!r} is not a cron expression: {exc}",
-            'write "minute hour day month weekday", e.g. "30 2 * * mon-fri"',
-        ) from exc
-    url = raw.get("jobstore_url", f"sqlite:///{data_dir / 'jobs.sqlite'}")
-    try:
-        make_url(url)
-    except (ArgumentError, TypeError) as exc:
-        raise ConfigError(
-            "schedule.jobstore_url", f"{url!r} is not an SQLAlchemy URL", 'write e.g. "sqlite:////var/lib/po/jobs.sqlite"'
-        ) from exc
-    return ScheduleSettings(
-        cron=cron,
-        timezone=timezone,
-        misfire_grace_seconds=_int(raw, "misfire_grace_seconds", "schedule.", 3600, low=1, high=7 * 86_400),
-        jobstore_url=str(url),
-    )
+def _one_or_more(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
 
 
-def _smtp(raw: Mapping[str, Any], env: Mapping[str, str], base: Path) -> SmtpSettings:
-    where = "smtp."
-    _no_unknown(raw, _SMTP_KEYS, where)
-    security = _choice(raw, "security", where, "starttls", ("starttls", "ssl", "none"))
-    username = raw.get("username", "")
-    if not isinstance(username, str):
-        raise ConfigError("smtp.username", "expected a string", 'set username = "..." or leave it out')
-    password_env, password = raw.get("password_env", ""), ""
-    if username:
-        password_env = _str(raw, "password_env", where)
-        password = env.get(password_env, "")
+def _path_text(value: str) -> str:
+    if not value:
+        raise invalid("expected a path", 'set it to "path/to/folder"')
+    return value
+
+
+class ScheduleFile(FileModel):
+    cron: str
+    timezone: str
+    misfire_grace_seconds: int = Field(3600, ge=1, le=7 * 86_400)
+    jobstore_url: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise invalid(f"unknown time zone {name!r}", 'use an IANA name, e.g. "Europe/Berlin"') from exc
+        return name
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        cron = " ".join(value.split())
+        try:
+            cron_trigger(cron, "UTC")
+        except ValueError as exc:
+            raise invalid(
+                f"{cron!r} is not a cron expression: {exc}",
+                'write "minute hour day month weekday", e.g. "30 2 * * mon-fri"',
+            ) from exc
+        return cron
+
+    @field_validator("jobstore_url")
+    @classmethod
+    def _jobstore(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        try:
+            make_url(url)
+        except (ArgumentError, TypeError) as exc:
+            raise invalid(
+                f"{url!r} is not an SQLAlchemy URL", 'write e.g. "sqlite:////var/lib/po/jobs.sqlite"'
+            ) from exc
+        return url
+
+
+class SmtpFile(FileModel):
+    host: str = Field(min_length=1)
+    port: int | None = Field(None, ge=1, le=65_535)
+    security: Security = "starttls"
+    username: str = ""
+    password_env: str | None = Field(None, min_length=1)
+    timeout: float = Field(30.0, ge=0.1, le=600)
+    ca_file: str | None = None
+    retries: int = Field(3, ge=0, le=20)
+    retry_backoff_seconds: float = Field(5.0, ge=0, le=600)
+
+
+class EmailFile(FileModel):
+    sender: str
+    recipients: Annotated[list[str], BeforeValidator(_one_or_more)]
+    admin: Annotated[list[str], BeforeValidator(_one_or_more)]
+    subject: str = EmailSettings.subject
+    alert_subject: str = EmailSettings.alert_subject
+
+    @field_validator("sender")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        if not _is_address(value):
+            raise invalid(f"{value!r} is not an email address", 'write e.g. "tumour-board@hospital.org"')
+        return value
+
+    @field_validator("recipients", "admin")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise invalid("expected one address or a non-empty list", 'write e.g. ["a@hospital.org"]')
+        return value
+
+    @field_validator("subject", "alert_subject")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        try:
+            if not value.format(**SUBJECT_FIELDS).strip():
+                raise ValueError("empty")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise invalid(
+                f"{value!r} is not a usable subject template ({exc})",
+                f"use text with the placeholders {', '.join('{' + k + '}' for k in SUBJECT_FIELDS)}",
+            ) from exc
+        return value
+
+
+class PathsFile(FileModel):
+    out_dir: str = "out"
+    data_dir: str = "data"
+    keep_runs: int = Field(30, ge=1, le=100_000)
+    keep_days: int = Field(0, ge=0, le=100_000)
+
+    @field_validator("out_dir", "data_dir")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        return _path_text(value)
+
+
+class DeploymentFile(FileModel):
+    study: str | None = None
+    source: str | None = None
+    fhir: dict[str, Any] | None = None  # checked by config.fhir's own model
+    schedule: ScheduleFile
+    smtp: SmtpFile
+    email: EmailFile
+    paths: PathsFile = Field(default_factory=PathsFile)
+
+    @field_validator("study", "source")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        return None if value is None else _path_text(value)
+
+
+# --------------------------------------------------------------------------- from the file to the settings
+
+
+def _path(value: str, base: Path) -> Path:
+    path = Path(value).expanduser()
+    return Path(os.path.normpath(path if path.is_absolute() else base / path))
+
+
+def _check_addresses(values: list[str], name: str) -> tuple[str, ...]:
+    for index, value in enumerate(values):
+        if not _is_address(value):
+            raise ConfigError(f"{name}[{index}]", f"{value!r} is not an email address",
+                              'write e.g. "tumour-board@hospital.org"')
+    return tuple(values)
+
+
+def _smtp(table: SmtpFile, env: Mapping[str, str], base: Path) -> SmtpSettings:
+    password = ""
+    if table.username:
+        if table.password_env is None:
+            raise ConfigError("smtp.password_env", "a username needs a password", 'set password_env = "..."')
+        password = env.get(table.password_env, "")
         if not password:
             raise ConfigError(
-                "smtp.password_env", f"environment variable {password_env} is not set or empty",
-                f"export {password_env}=... in the service's environment",
+                "smtp.password_env", f"environment variable {table.password_env} is not set or empty",
+                f"export {table.password_env}=... in the service's environment",
             )
-    ca_file = _path(raw["ca_file"], "smtp.ca_file", base) if "ca_file" in raw else None
+    ca_file = _path(table.ca_file, base) if table.ca_file else None
     if ca_file is not None and not ca_file.is_file():
         raise ConfigError("smtp.ca_file", f"{ca_file} does not exist", "give the PEM file of the mail relay's CA")
     return SmtpSettings(
-        host=_str(raw, "host", where),
-        port=_int(raw, "port", where, _DEFAULT_PORTS[security], low=1, high=65_535),
-        security="ssl" if security == "ssl" else "none" if security == "none" else "starttls",
-        username=username,
+        host=table.host,
+        port=table.port or _DEFAULT_PORTS[table.security],
+        security=table.security,
+        username=table.username,
         password=password,
-        password_env=str(password_env),
-        timeout=_float(raw, "timeout", where, 30.0, low=0.1, high=600),
+        password_env=table.password_env or "",
+        timeout=table.timeout,
         ca_file=ca_file,
-        retries=_int(raw, "retries", where, 3, low=0, high=20),
-        retry_backoff_seconds=_float(raw, "retry_backoff_seconds", where, 5.0, low=0, high=600),
+        retries=table.retries,
+        retry_backoff_seconds=table.retry_backoff_seconds,
     )
 
 
-def _email(raw: Mapping[str, Any]) -> EmailSettings:
-    _no_unknown(raw, _EMAIL_KEYS, "email.")
-    defaults = EmailSettings("", (), ())
-    return EmailSettings(
-        sender=_address(raw.get("sender"), "email.sender"),
-        recipients=_addresses(raw.get("recipients"), "email.recipients"),
-        admin=_addresses(raw.get("admin"), "email.admin"),
-        subject=_template(raw, "subject", defaults.subject),
-        alert_subject=_template(raw, "alert_subject", defaults.alert_subject),
-    )
-
-
-def _paths(raw: Mapping[str, Any], base: Path) -> PathSettings:
-    _no_unknown(raw, _PATH_KEYS, "paths.")
-    paths = PathSettings(
-        out_dir=_path(raw.get("out_dir", "out"), "paths.out_dir", base),
-        data_dir=_path(raw.get("data_dir", "data"), "paths.data_dir", base),
-        keep_runs=_int(raw, "keep_runs", "paths.", 30, low=1, high=100_000),
-        keep_days=_int(raw, "keep_days", "paths.", 0, low=0, high=100_000),
-    )
+def _paths(table: PathsFile, base: Path) -> PathSettings:
+    paths = PathSettings(_path(table.out_dir, base), _path(table.data_dir, base), table.keep_runs, table.keep_days)
     out, data = paths.out_dir, paths.data_dir
     if out == data or data.is_relative_to(out) or out.is_relative_to(data):
         raise ConfigError(
             "paths.data_dir", f"{data} and out_dir {out} overlap: the board would see the private data",
-            "give two separate folders, e.g. out_dir = \"/srv/board/pelvic\" and data_dir = \"/var/lib/pelvic\"",
+            'give two separate folders, e.g. out_dir = "/srv/board/pelvic" and data_dir = "/var/lib/pelvic"',
         )
     return paths
 
 
-# --------------------------------------------------------------------------- the file
-
-
 def parse_deployment(raw: Mapping[str, Any], env: Mapping[str, str], config_file: Path) -> Deployment:
     """Validate a parsed deployment TOML document; relative paths are taken from ``config_file``'s folder."""
-    _no_unknown(raw, _TOP_KEYS, "")
+    table = validate(DeploymentFile, raw)
     base = config_file.parent
-    if "fhir" in raw and "source" in raw:
+    if table.fhir is not None and table.source is not None:
         raise ConfigError("source", "both source and [fhir] are set", "keep one: files or a FHIR server")
-    paths = _paths(_table(raw, "paths", required=False), base)
+    paths = _paths(table.paths, base)
+    schedule = table.schedule
+    email = table.email
     return Deployment(
         config_file=config_file,
-        schedule=_schedule(_table(raw, "schedule"), paths.data_dir),
-        smtp=_smtp(_table(raw, "smtp"), env, base),
-        email=_email(_table(raw, "email")),
+        schedule=ScheduleSettings(
+            cron=schedule.cron,
+            timezone=schedule.timezone,
+            misfire_grace_seconds=schedule.misfire_grace_seconds,
+            jobstore_url=schedule.jobstore_url or f"sqlite:///{paths.data_dir / 'jobs.sqlite'}",
+        ),
+        smtp=_smtp(table.smtp, env, base),
+        email=EmailSettings(
+            sender=email.sender,
+            recipients=_check_addresses(email.recipients, "email.recipients"),
+            admin=_check_addresses(email.admin, "email.admin"),
+            subject=email.subject,
+            alert_subject=email.alert_subject,
+        ),
         paths=paths,
-        study_file=_path(raw["study"], "study", base) if "study" in raw else None,
-        source=_path(raw["source"], "source", base) if "source" in raw else None,
-        fhir=parse_fhir_settings(raw["fhir"], env) if "fhir" in raw else None,
+        study_file=_path(table.study, base) if table.study else None,
+        source=_path(table.source, base) if table.source else None,
+        fhir=parse_fhir_settings(table.fhir, env) if table.fhir is not None else None,
         env=env,
     )
 

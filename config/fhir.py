@@ -27,28 +27,15 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from pydantic import Field, ValidationInfo, field_validator
+
 from config.errors import ConfigError
+from config.settings import FileModel, invalid, validate
 
 Mode = Literal["search", "bulk"]
 BulkLevel = Literal["system", "patient", "group"]
 SmartAlg = Literal["RS384", "ES384"]
 
-_TOP_KEYS = {
-    "base_url", "auth", "bulk", "mode", "page_size", "patient_batch_size", "concurrency",
-    "connect_timeout", "read_timeout", "max_attempts", "backoff_base", "backoff_cap", "max_retry_wait",
-    "incremental", "incremental_overlap", "allow_insecure_http",
-}
-_AUTH_KEYS: dict[str, set[str]] = {
-    "none": {"type"},
-    "basic": {"type", "username", "password_env", "password_file"},
-    "bearer": {"type", "token_env", "token_file"},
-    "smart": {
-        "type", "client_id", "private_key_file", "private_key_passphrase_env", "key_id", "alg", "scopes",
-        "token_url",
-    },
-}
-_LITERAL_SECRETS = {"password", "token", "private_key", "client_secret", "passphrase", "private_key_passphrase"}
-_BULK_KEYS = {"level", "group_id", "max_wait", "download_concurrency"}
 
 
 # --------------------------------------------------------------------------- secrets
@@ -90,19 +77,14 @@ def _read_secret_file(path: Path, field_name: str) -> Secret:
 
 
 def _secret(
-    raw: Mapping[str, Any], name: str, env: Mapping[str, str], where: str, *, required: bool = True
+    raw: Any, name: str, env: Mapping[str, str], where: str, *, required: bool = True
 ) -> Secret | None:
-    """Resolve ``<name>_env`` or ``<name>_file`` (exactly one)."""
+    """Resolve the model's ``<name>_env`` or ``<name>_file`` (exactly one)."""
     env_key, file_key = f"{name}_env", f"{name}_file"
-    has_env, has_file = env_key in raw, file_key in raw
-    if has_env and has_file:
+    var, path = getattr(raw, env_key, None), getattr(raw, file_key, None)
+    if var is not None and path is not None:
         raise ConfigError(f"{where}{env_key}", f"both {env_key} and {file_key} are set", "keep one of them")
-    if has_env:
-        var = raw[env_key]
-        if not isinstance(var, str) or not var:
-            raise ConfigError(
-                f"{where}{env_key}", "expected the NAME of an environment variable", f'{env_key} = "NAME"'
-            )
+    if var is not None:
         value = env.get(var, "")
         if not value:
             raise ConfigError(
@@ -111,10 +93,7 @@ def _secret(
                 f"export {var}=... before the run",
             )
         return Secret(f"env {var}", value)
-    if has_file:
-        path = raw[file_key]
-        if not isinstance(path, str) or not path:
-            raise ConfigError(f"{where}{file_key}", "expected a file path", f'{file_key} = "/run/secrets/..."')
+    if path is not None:
         return _read_secret_file(Path(path), f"{where}{file_key}")
     if required:
         raise ConfigError(
@@ -255,7 +234,7 @@ class FhirSettings:
         )
 
 
-# --------------------------------------------------------------------------- parsing
+# --------------------------------------------------------------------------- the [fhir] table, as a file
 
 
 def _is_loopback(host: str) -> bool:
@@ -267,94 +246,150 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _check_base_url(value: str) -> str:
+    """The base URL without a trailing slash; raises ``invalid`` (problem, fix) when it is not usable."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise invalid(f"{value!r} is not an http(s) URL", 'write e.g. "https://host/fhir"')
+    if parts.username or parts.password:
+        raise invalid("the URL contains credentials", "remove user:password@ and configure [fhir.auth] instead")
+    if parts.query or parts.fragment:
+        raise invalid("the base URL has a query or fragment", "give the service base only")
+    try:
+        _ = parts.port
+    except ValueError as exc:
+        raise invalid(f"invalid port in {value!r}", "use host:PORT with a number") from exc
+    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+
+
 def normalize_base_url(value: Any, field_name: str = "fhir.base_url") -> str:
     """Check a FHIR base URL: http(s), a host, no credentials, no query; trailing slash removed."""
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(field_name, "missing or not a string", 'set base_url = "https://host/fhir"')
-    parts = urlsplit(value.strip())
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ConfigError(field_name, f"{value!r} is not an http(s) URL", 'write e.g. "https://host/fhir"')
-    if parts.username or parts.password:
-        raise ConfigError(
-            field_name, "the URL contains credentials", "remove user:password@ and configure [fhir.auth] instead"
-        )
-    if parts.query or parts.fragment:
-        raise ConfigError(field_name, "the base URL has a query or fragment", "give the service base only")
     try:
-        _ = parts.port
-    except ValueError as exc:
-        raise ConfigError(field_name, f"invalid port in {value!r}", "use host:PORT with a number") from exc
-    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+        return _check_base_url(value)
+    except Exception as exc:  # PydanticCustomError: the same problem and fix, as our error
+        context = getattr(exc, "context", None) or {}
+        raise ConfigError(field_name, str(context.get("problem", exc)), str(context.get("fix", ""))) from None
 
 
-def _int(raw: Mapping[str, Any], key: str, where: str, default: int, *, low: int, high: int) -> int:
-    value = raw.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ConfigError(f"{where}{key}", f"expected an integer in {low}..{high}, got {value!r}", f"set {key} = N")
-    return value
+Url = str
 
 
-def _float(raw: Mapping[str, Any], key: str, where: str, default: float, *, low: float, high: float) -> float:
-    value = raw.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise ConfigError(f"{where}{key}", f"expected a number in {low}..{high}, got {value!r}", f"set {key} = N")
-    return float(value)
+class BulkFile(FileModel):
+    level: BulkLevel = "system"
+    group_id: str = Field("", validate_default=True)
+    max_wait: float = Field(3600.0, ge=1, le=7 * 86_400)
+    download_concurrency: int = Field(4, ge=1, le=64)
+
+    @field_validator("group_id")
+    @classmethod
+    def _group_needs_id(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("level") == "group" and not value:
+            raise invalid("group-level export needs the Group id", 'set group_id = "..."')
+        return value
 
 
-def _bool(raw: Mapping[str, Any], key: str, where: str, default: bool) -> bool:
-    value = raw.get(key, default)
-    if not isinstance(value, bool):
-        raise ConfigError(f"{where}{key}", f"expected true or false, got {value!r}", f"set {key} = true")
-    return value
+class AuthKind(FileModel):
+    """Only the ``type`` of ``[fhir.auth]``: it says which table model checks the rest."""
+
+    model_config = FileModel.model_config | {"extra": "ignore"}
+    type: Literal["none", "basic", "bearer", "smart"] = "none"
 
 
-def _choice(raw: Mapping[str, Any], key: str, where: str, default: str, choices: tuple[str, ...]) -> str:
-    value = raw.get(key, default)
-    if value not in choices:
-        raise ConfigError(f"{where}{key}", f"unknown value {value!r}", f"use one of: {', '.join(choices)}")
-    return str(value)
+class NoAuthFile(FileModel):
+    type: Literal["none"] = "none"
 
 
-def _no_unknown(raw: Mapping[str, Any], allowed: set[str], where: str) -> None:
-    for key in raw:
-        if key in _LITERAL_SECRETS:
-            raise ConfigError(
-                f"{where}{key}",
-                "secrets must not be written in the config file",
-                f'put it in an environment variable and set {key}_env = "NAME", or in a file and set {key}_file',
-            )
-        if key not in allowed:
-            raise ConfigError(f"{where}{key}", "unknown field", f"use one of: {', '.join(sorted(allowed))}")
+class BasicAuthFile(FileModel):
+    type: Literal["basic"]
+    username: str = Field(min_length=1)
+    password_env: str | None = Field(None, min_length=1)
+    password_file: str | None = Field(None, min_length=1)
 
 
-def _str(raw: Mapping[str, Any], key: str, where: str) -> str:
-    value = raw.get(key)
-    if not isinstance(value, str) or not value:
-        raise ConfigError(f"{where}{key}", "missing or empty", f'set {key} = "..."')
-    return value
+class BearerAuthFile(FileModel):
+    type: Literal["bearer"]
+    token_env: str | None = Field(None, min_length=1)
+    token_file: str | None = Field(None, min_length=1)
 
 
-def _smart(raw: Mapping[str, Any], env: Mapping[str, str], where: str) -> SmartAuth:
+class SmartAuthFile(FileModel):
+    type: Literal["smart"]
+    client_id: str = Field(min_length=1)
+    private_key_file: str | None = Field(None, min_length=1)
+    private_key_passphrase_env: str | None = Field(None, min_length=1)
+    key_id: str = Field(min_length=1)
+    alg: SmartAlg = "RS384"
+    scopes: list[str] | str = Field(default_factory=lambda: ["system/*.read"])
+    token_url: str | None = None
+
+    @field_validator("scopes")
+    @classmethod
+    def _scopes(cls, value: list[str] | str) -> list[str]:
+        scopes = value.split() if isinstance(value, str) else value
+        if not scopes or not all(scopes):
+            raise invalid("expected a non-empty list of scopes", 'scopes = ["system/Patient.rs"]')
+        return scopes
+
+    @field_validator("token_url")
+    @classmethod
+    def _token_url(cls, value: str | None) -> str | None:
+        return None if value is None else _check_base_url(value)
+
+
+_AUTH_FILES: dict[str, type[FileModel]] = {
+    "none": NoAuthFile, "basic": BasicAuthFile, "bearer": BearerAuthFile, "smart": SmartAuthFile,
+}
+
+
+class FhirFile(FileModel):
+    base_url: str
+    auth: dict[str, Any] | None = None  # checked by the model its type names (AuthKind)
+    bulk: BulkFile = BulkFile()
+    mode: Mode = "search"
+    page_size: int = Field(250, ge=1, le=10_000)
+    patient_batch_size: int = Field(100, ge=1, le=1000)
+    concurrency: int = Field(4, ge=1, le=64)
+    connect_timeout: float = Field(10.0, ge=0.1, le=600)
+    read_timeout: float = Field(120.0, ge=0.1, le=3600)
+    max_attempts: int = Field(5, ge=1, le=100)
+    backoff_base: float = Field(0.5, ge=0, le=60)
+    backoff_cap: float = Field(30.0, ge=0, le=3600)
+    max_retry_wait: float = Field(300.0, ge=0, le=86_400)
+    incremental: bool = False
+    incremental_overlap: float = Field(300.0, ge=0, le=86_400)
+    allow_insecure_http: bool = False
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        return _check_base_url(value)
+
+    @field_validator("backoff_cap")
+    @classmethod
+    def _cap_above_base(cls, value: float, info: ValidationInfo) -> float:
+        base = info.data.get("backoff_base", 0.5)
+        if value < base:
+            raise invalid(f"{value} is below backoff_base {base}", "raise it")
+        return value
+
+
+# --------------------------------------------------------------------------- from the file to the settings
+
+
+def _smart(raw: SmartAuthFile, env: Mapping[str, str], where: str) -> SmartAuth:
     key = _secret(raw, "private_key", env, where)
     assert key is not None
     passphrase = _secret(raw, "private_key_passphrase", env, where, required=False)
-    alg = _choice(raw, "alg", where, "RS384", ("RS384", "ES384"))
-    _check_private_key(key, passphrase, alg, f"{where}private_key_file")
-    scopes_raw = raw.get("scopes", ["system/*.read"])
-    if isinstance(scopes_raw, str):
-        scopes_raw = scopes_raw.split()
-    if not isinstance(scopes_raw, list) or not scopes_raw or not all(isinstance(s, str) and s for s in scopes_raw):
-        raise ConfigError(f"{where}scopes", "expected a non-empty list of scopes", 'scopes = ["system/Patient.rs"]')
-    token_url = raw.get("token_url")
-    if token_url is not None:
-        token_url = normalize_base_url(token_url, f"{where}token_url")
+    _check_private_key(key, passphrase, raw.alg, f"{where}private_key_file")
     return SmartAuth(
-        client_id=_str(raw, "client_id", where),
+        client_id=raw.client_id,
         private_key=key,
-        key_id=_str(raw, "key_id", where),
-        alg="ES384" if alg == "ES384" else "RS384",
-        scopes=tuple(scopes_raw),
-        token_url=token_url,
+        key_id=raw.key_id,
+        alg=raw.alg,
+        scopes=tuple(raw.scopes),
+        token_url=raw.token_url,
         private_key_passphrase=passphrase,
     )
 
@@ -375,79 +410,55 @@ def _check_private_key(key: Secret, passphrase: Secret | None, alg: str, field_n
         raise ConfigError(field_name, "alg ES384 needs an EC P-384 key", 'use a P-384 key or set alg = "RS384"')
 
 
-def _auth(raw: Any, env: Mapping[str, str]) -> AuthSettings:
+def _auth(raw: dict[str, Any] | None, env: Mapping[str, str]) -> AuthSettings:
     where = "fhir.auth."
     if raw is None:
         return NoAuth()
-    if not isinstance(raw, Mapping):
-        raise ConfigError("fhir.auth", "not a table", "write [fhir.auth] with type = ...")
-    kind = _choice(raw, "type", where, "none", tuple(_AUTH_KEYS))
-    _no_unknown(raw, _AUTH_KEYS[kind], where)
-    if kind == "basic":
-        password = _secret(raw, "password", env, where)
+    kind = validate(AuthKind, raw, where).type
+    table = validate(_AUTH_FILES[kind], raw, where)
+    if isinstance(table, BasicAuthFile):
+        password = _secret(table, "password", env, where)
         assert password is not None
-        return BasicAuth(_str(raw, "username", where), password)
-    if kind == "bearer":
-        token = _secret(raw, "token", env, where)
+        return BasicAuth(table.username, password)
+    if isinstance(table, BearerAuthFile):
+        token = _secret(table, "token", env, where)
         assert token is not None
         return BearerAuth(token)
-    if kind == "smart":
-        return _smart(raw, env, where)
+    if isinstance(table, SmartAuthFile):
+        return _smart(table, env, where)
     return NoAuth()
 
 
-def parse_fhir_settings(raw: Mapping[str, Any], env: Mapping[str, str]) -> FhirSettings:
+def parse_fhir_settings(raw: Any, env: Mapping[str, str]) -> FhirSettings:
     """Validate the ``[fhir]`` table; secrets are looked up in ``env`` (pass ``os.environ``) or files."""
-    if not isinstance(raw, Mapping):
-        raise ConfigError("fhir", "not a table", "write a [fhir] table")
-    where = "fhir."
-    _no_unknown(raw, _TOP_KEYS, where)
-    base_url = normalize_base_url(raw.get("base_url"))
-    auth = _auth(raw.get("auth"), env)
-    insecure = _bool(raw, "allow_insecure_http", where, False)
-    host = urlsplit(base_url).hostname or ""
-    if auth.kind != "none" and base_url.startswith("http://") and not _is_loopback(host) and not insecure:
+    table = validate(FhirFile, raw, "fhir.")
+    auth = _auth(table.auth, env)
+    host = urlsplit(table.base_url).hostname or ""
+    if auth.kind != "none" and table.base_url.startswith("http://") and not _is_loopback(host) \
+            and not table.allow_insecure_http:
         raise ConfigError(
             "fhir.base_url",
             "credentials would be sent unencrypted over http to a non-loopback host",
             "use https, or set allow_insecure_http = true on a trusted network",
         )
-    bulk = raw.get("bulk", {})
-    if not isinstance(bulk, Mapping):
-        raise ConfigError("fhir.bulk", "not a table", "write [fhir.bulk]")
-    _no_unknown(bulk, _BULK_KEYS, "fhir.bulk.")
-    level = _choice(bulk, "level", "fhir.bulk.", "system", ("system", "patient", "group"))
-    group_id = bulk.get("group_id", "")
-    if not isinstance(group_id, str) or (level == "group" and not group_id):
-        raise ConfigError("fhir.bulk.group_id", "group-level export needs the Group id", 'set group_id = "..."')
-    defaults = FhirSettings(base_url=base_url)
-    mode = _choice(raw, "mode", where, "search", ("search", "bulk"))
-    connect = _float(raw, "connect_timeout", where, defaults.connect_timeout, low=0.1, high=600)
-    backoff_base = _float(raw, "backoff_base", where, defaults.backoff_base, low=0, high=60)
-    backoff_cap = _float(raw, "backoff_cap", where, defaults.backoff_cap, low=0, high=3600)
-    if backoff_cap < backoff_base:
-        raise ConfigError("fhir.backoff_cap", f"{backoff_cap} is below backoff_base {backoff_base}", "raise it")
+    bulk = table.bulk
     return FhirSettings(
-        base_url=base_url,
+        base_url=table.base_url,
         auth=auth,
-        mode="bulk" if mode == "bulk" else "search",
-        page_size=_int(raw, "page_size", where, defaults.page_size, low=1, high=10_000),
-        patient_batch_size=_int(raw, "patient_batch_size", where, defaults.patient_batch_size, low=1, high=1000),
-        concurrency=_int(raw, "concurrency", where, defaults.concurrency, low=1, high=64),
-        connect_timeout=connect,
-        read_timeout=_float(raw, "read_timeout", where, defaults.read_timeout, low=0.1, high=3600),
-        max_attempts=_int(raw, "max_attempts", where, defaults.max_attempts, low=1, high=100),
-        backoff_base=backoff_base,
-        backoff_cap=backoff_cap,
-        max_retry_wait=_float(raw, "max_retry_wait", where, defaults.max_retry_wait, low=0, high=86_400),
-        incremental=_bool(raw, "incremental", where, False),
-        incremental_overlap=_float(
-            raw, "incremental_overlap", where, defaults.incremental_overlap, low=0, high=86_400
-        ),
-        bulk_level="group" if level == "group" else "patient" if level == "patient" else "system",
-        bulk_group_id=group_id,
-        bulk_max_wait=_float(bulk, "max_wait", "fhir.bulk.", defaults.bulk_max_wait, low=1, high=7 * 86_400),
-        bulk_download_concurrency=_int(
-            bulk, "download_concurrency", "fhir.bulk.", defaults.bulk_download_concurrency, low=1, high=64
-        ),
+        mode=table.mode,
+        page_size=table.page_size,
+        patient_batch_size=table.patient_batch_size,
+        concurrency=table.concurrency,
+        connect_timeout=table.connect_timeout,
+        read_timeout=table.read_timeout,
+        max_attempts=table.max_attempts,
+        backoff_base=table.backoff_base,
+        backoff_cap=table.backoff_cap,
+        max_retry_wait=table.max_retry_wait,
+        incremental=table.incremental,
+        incremental_overlap=table.incremental_overlap,
+        bulk_level=bulk.level,
+        bulk_group_id=bulk.group_id,
+        bulk_max_wait=bulk.max_wait,
+        bulk_download_concurrency=bulk.download_concurrency,
     )
