@@ -17,7 +17,7 @@ Log = Callable[[str, str, str, str], None]
 KIND_TYPE = {
     "index": "Procedure", "measure": "Observation", "margin": "Observation", "zones": "Observation",
     "status": "Observation", "complication": "Condition", "event": "Condition", "relapse": "Condition",
-    "diagnosis": "Condition", "site": "Condition",
+    "diagnosis": "Condition", "site": "Condition", "reoperation": "Procedure",
 }
 
 
@@ -46,7 +46,9 @@ def assemble(
     info, death_when = impossible.death_in_follow_up(state.info, death_when, cutoff, state.study_id, log)
     dead = death_when if death_when is not None and death_when.day >= surgery else None
     facts = impossible.screen(facts, cutoff=cutoff, birth=birth, death=dead, log=log)
-    flags = events.event_dates(facts, surgery, study.flag_columns, log)
+    flags = events.event_dates([f for f in facts if f[2].kind != "reoperation"], surgery, study.flag_columns, log)
+    reoperations = events.event_dates([f for f in facts if f[2].kind == "reoperation"], surgery, study.reoperations,
+                                      log)
     result = events.outcome(info, state.study_id, surgery, latest=latest, death_when=death_when, flags=flags, log=log)
     zones_text, zone_iv = _zones(facts, fact, study, state.study_id, log)
     row: dict[str, Any] = {
@@ -62,10 +64,11 @@ def assemble(
         **_survival(surgery, result),
         **{flag: int(flag in result.flags) for flag in study.flag_columns},
         "death": int(result.death is not None),
+        **_reoperations(surgery, result.last_contact, reoperations, study),
     }
     tables = PatientTables(row)
     tables.measures = _measures(facts, surgery, study, state.study_id, log)
-    tables.events = _events(result, surgery, state.study_id, study)
+    tables.events = _events(result, reoperations, surgery, state.study_id, study)
     return tables
 
 
@@ -95,6 +98,15 @@ def _survival(surgery: date, result: events.Outcome) -> dict[str, Any]:
         "pfs_months": dates.months_between(surgery, pfs_end),
         "pfs_event": int(result.pfs_date is not None),
     }
+
+
+def _reoperations(surgery: date, last_contact: date, found: dict[str, date], study: StudyDefinition) -> dict[str, Any]:
+    """Per reoperation of the study: the 0/1 flag and the months to the first one (else to last contact)."""
+    row: dict[str, Any] = {}
+    for key in study.reoperations:
+        row[key] = int(key in found)
+        row[f"{key}_months"] = dates.months_between(surgery, found.get(key, last_contact))
+    return row
 
 
 def _zones(
@@ -190,11 +202,14 @@ def _measures(
     return rows
 
 
-def _events(result: events.Outcome, surgery: date, study_id: str, study: StudyDefinition) -> list[dict[str, Any]]:
+def _events(
+    result: events.Outcome, reoperations: dict[str, date], surgery: date, study_id: str, study: StudyDefinition
+) -> list[dict[str, Any]]:
     found = [(day, flag) for flag, day in result.flags.items()]
+    found += [(day, key) for key, day in reoperations.items()]
     if result.death is not None:
         found.append((result.death, events.DEATH))
-    order = {flag: index for index, flag in enumerate((*study.flag_columns, events.DEATH))}
+    order = {flag: index for index, flag in enumerate((*study.flag_columns, events.DEATH, *study.reoperations))}
     found.sort(key=lambda item: (item[0], order.get(item[1], len(order))))
     return [
         {"study_id": study_id, "event": flag, "date": day.isoformat(), "days_from_surgery": (day - surgery).days}

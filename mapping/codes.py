@@ -36,7 +36,7 @@ _DOTLESS_SYSTEMS = frozenset({ICD10CM, ICD10})
 # Roles a coding can play; each maps the coding to a key of the study definition.
 ROLES = (
     "index", "zone", "margin", "margin_value", "primary", "histology", "secondary", "site",
-    "instrument", "complication", "event", "status", "worsened", "distant", "local",
+    "instrument", "complication", "event", "status", "worsened", "distant", "local", "reoperation",
 )
 # Roles that make a Condition or Observation a study resource (worth validating and mapping).
 CONDITION_ROLES = ("complication", "event", "primary", "secondary", "site", "histology")
@@ -85,12 +85,13 @@ class CodeIndex:
         self._add("instrument", {name: spec.codes for name, spec in study.instruments.items()})
         self._add("complication", study.complications)
         self._add("event", study.events)
+        self._add("reoperation", study.reoperations)
         self.local_systems = frozenset(
             normalise_system(uri) for uri in study.systems.values()
         ) - STANDARD_SYSTEMS
         self.known: frozenset[Coding] = frozenset(c for table in self.by_role.values() for c in table)
         self.relevant: dict[str, frozenset[Coding]] = {
-            "Procedure": frozenset(self.by_role["index"]),
+            "Procedure": frozenset(self.by_role["index"]) | frozenset(self.by_role["reoperation"]),
             "Condition": frozenset(c for role in CONDITION_ROLES for c in self.by_role[role]),
             "Observation": frozenset(c for role in OBSERVATION_ROLES for c in self.by_role[role]),
         }

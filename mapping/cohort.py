@@ -47,7 +47,7 @@ class Cohort:
 
 
 def cohort_columns(study: StudyDefinition) -> list[str]:
-    return [*BASE_COLUMNS, *study.flag_columns, "death"]
+    return [*BASE_COLUMNS, *study.flag_columns, "death", *study.reoperation_columns]
 
 
 def map_cohort(
@@ -109,9 +109,9 @@ def _tables(collected: Collected, study: StudyDefinition, cutoff: date | None) -
     per_patient.sort(key=lambda t: (t.row["surgery_date"], t.row["study_id"]))
     patients = pd.DataFrame([t.row for t in per_patient], columns=cohort_columns(study))
     patients["age_at_surgery"] = patients["age_at_surgery"].astype("Int64")
-    for column in ("zone_iv", "os_event", "pfs_event", *study.flag_columns, "death"):
+    for column in ("zone_iv", "os_event", "pfs_event", *study.flag_columns, "death", *study.reoperations):
         patients[column] = patients[column].astype("int64")
-    for column in ("followup_months", "os_months", "pfs_months"):
+    for column in ("followup_months", "os_months", "pfs_months", *(f"{key}_months" for key in study.reoperations)):
         patients[column] = patients[column].astype("float64")
     measures = pd.DataFrame([m for t in per_patient for m in t.measures], columns=list(MEASURE_COLUMNS))
     measures = measures.astype({"value": "float64", "days_from_surgery": "int64"})

@@ -20,7 +20,7 @@ from mapping.conditions import DISTANT_METASTASIS, LOCAL_RECURRENCE
 from mapping.facts import Fact, PatientInfo
 
 Log = Callable[[str, str, str, str], None]  # (resource type, id, field, reason)
-EVENT_KINDS = frozenset({"complication", "event", "status", "relapse"})
+EVENT_KINDS = frozenset({"complication", "event", "status", "relapse", "reoperation"})
 DEATH = "death"
 
 

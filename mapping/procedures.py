@@ -1,4 +1,5 @@
-"""Procedures: the index procedure (surgery date, reconstruction, Enneking zones, margin) or a clinical date."""
+"""Procedures: the index procedure (surgery date, reconstruction, Enneking zones, margin), a reoperation (the
+study's ``[reoperations]`` codes: counted at assembly when performed after surgery), or a clinical date."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def extract_procedure(resource: dict[str, Any], rid: str, subject: str, codes: C
     latest = dates.latest_of(resource, *PERFORMED[:3])
     kinds = codes.keys(resource.get("code"), "index")
     if not kinds:
-        return Extracted("Procedure", rid, subject, OTHER, latest=latest)
+        return _reoperation(resource, (rid, subject), codes, status=status, latest=latest)
     issues: list[Issue] = []
     if len(kinds) > 1:
         issues.append(Issue("code", reasons.CODINGS_DISAGREE.format("reconstructions")))
@@ -38,6 +39,27 @@ def extract_procedure(resource: dict[str, Any], rid: str, subject: str, codes: C
         issues.append(Issue("outcome", reasons.CODINGS_DISAGREE.format("margins")))
     fact = Fact("index", kinds[0], when, extra=(zones, margins[0] if margins else None))
     return Extracted("Procedure", rid, subject, USED, (fact,), tuple(issues), latest)
+
+
+def _reoperation(
+    resource: dict[str, Any], ids: tuple[str, str], codes: CodeIndex, *, status: Any, latest: dates.When | None
+) -> Extracted:
+    rid, subject = ids
+    keys = codes.keys(resource.get("code"), "reoperation")
+    if not keys:
+        return Extracted("Procedure", rid, subject, OTHER, latest=latest)
+    issues: list[Issue] = []
+    if len(keys) > 1:
+        issues.append(Issue("code", reasons.CODINGS_DISAGREE.format("reoperations")))
+    if status in PROCEDURE_NOTED:
+        issues.append(Issue("status", reasons.USED_STATUS.format(status)))
+    when, field = dates.first_of(resource, *PERFORMED)
+    if when is None:
+        issues.append(Issue(field, reasons.REOPERATION_WITHOUT_DATE))
+        return Extracted("Procedure", rid, subject, REJECTED, issues=tuple(issues), latest=latest)
+    if when.partial:
+        issues.append(Issue(field, dates.partial_note(when)))
+    return Extracted("Procedure", rid, subject, USED, (Fact("reoperation", keys[0], when),), tuple(issues), latest)
 
 
 def _zones(resource: dict[str, Any], codes: CodeIndex, issues: list[Issue]) -> tuple[str, ...]:

@@ -17,6 +17,7 @@ NO_STUDY_ID = "no study identifier: keyed-hash pseudonym used"
 NOT_IN_COHORT = "no index procedure: patient not in the cohort"
 SEVERAL_INDEX = "several index procedures: the earliest is the index"
 INDEX_WITHOUT_DATE = "index procedure without a usable performed date"
+REOPERATION_WITHOUT_DATE = "reoperation without a usable performed date: cannot be placed after surgery"
 UNMAPPED = "could not be mapped ({})"
 
 # statuses

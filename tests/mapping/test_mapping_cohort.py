@@ -20,7 +20,7 @@ def reasons(cohort: Cohort, rid: str | None = None) -> list[str]:
     return [entry.reason for entry in entries]
 
 
-def test_cohort_columns_are_those_of_issue_5_in_order(study):
+def test_cohort_columns_are_those_of_issue_5_in_order_then_the_reoperations(study):
     assert cohort_columns(study) == [
         "study_id",
         "sex",
@@ -47,6 +47,8 @@ def test_cohort_columns_are_those_of_issue_5_in_order(study):
         "local_recurrence",
         "distant_metastasis",
         "death",
+        "revision",
+        "revision_months",
     ]
 
 

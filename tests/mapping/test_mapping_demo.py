@@ -108,3 +108,22 @@ def test_demo_cohort_msts93_means_and_sds(demo):
     msts = m[m["instrument"] == "msts93"].groupby("timepoint")["value"]
     assert (round(msts.mean()["pre"], 2), round(msts.std()["pre"], 2)) == (11.00, 4.20)
     assert (round(msts.mean()["3m"], 2), round(msts.std()["3m"], 2)) == (23.86, 4.06)
+
+
+def test_the_analysis_reference_copy_of_the_demo_tables_is_what_the_mapping_gives(demo):
+    """tests/reference/demo/ (cohort.csv, measures.csv, events.csv; checked against R by tests/analysis) must stay
+    the demo's real tables, written as the service writes them (4 decimals). Study ids depend on the key."""
+    from io import StringIO
+    from pathlib import Path
+
+    reference = Path(__file__).resolve().parents[1] / "reference" / "demo"
+    for name, frame in (("cohort.csv", demo.patients), ("measures.csv", demo.measures), ("events.csv", demo.events)):
+        ours = pd.read_csv(StringIO(frame.to_csv(index=False, float_format="%.4f"))).drop(columns="study_id")
+        kept = pd.read_csv(reference / name).drop(columns="study_id")
+        pd.testing.assert_frame_equal(ours, kept, obj=name)
+
+
+def test_the_demo_has_no_revision_so_implant_survival_runs_to_last_contact(demo):
+    p = demo.patients
+    assert p["revision"].sum() == 0
+    pd.testing.assert_series_equal(p["revision_months"], p["followup_months"], check_names=False)
