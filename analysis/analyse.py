@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pandas as pd
 
 from analysis.data import ENDPOINTS, check_inputs, scores
 from analysis.descriptive import table1
 from analysis.events import event_rates
+from analysis.implant import implant
 from analysis.methods import methods
 from analysis.paired import paired_comparison, sij_comparison
 from analysis.plan import AnalysisPlan
 from analysis.repeated import repeated_measures
+from analysis.responders import responders
 from analysis.results import Paired, Results, WarningRecord
 from analysis.survival import followup, survival_endpoint
 from analysis.warnings import WarningLog
 
 
-def analyse(patients: pd.DataFrame, measures: pd.DataFrame, plan: AnalysisPlan | None = None) -> Results:
+def analyse(patients: pd.DataFrame, measures: pd.DataFrame, plan: AnalysisPlan | None = None, *,
+            events: pd.DataFrame | None = None, cutoff: date | None = None) -> Results:
     """Every analysis of the plan on ``patients`` (cohort.csv layout) and ``measures`` (measures.csv layout).
+
+    ``events``: the mapping's events table (``study_id, event, date, days_from_surgery``), for the timing of
+    complications; None leaves ``events[].days_from_surgery`` null. ``cutoff``: the data cut-off, for Clark's
+    completeness of follow-up; None takes the latest contact in the data.
 
     Raises :class:`config.errors.AnalysisError` when a required column is missing or values are duplicated;
     statistical caveats never raise: they are in ``Results.warnings``.
@@ -45,9 +54,11 @@ def analyse(patients: pd.DataFrame, measures: pd.DataFrame, plan: AnalysisPlan |
         table1=table1(patients, plan, log),
         repeated_measures=repeated,
         paired=paired,
-        events=event_rates(patients, plan, log),
-        followup=followup(patients, plan, log),
+        events=event_rates(patients, plan, log, events),
+        followup=followup(patients, plan, log, cutoff),
         survival={name: survival_endpoint(patients, columns, plan, log, f"survival.{name}")
                   for name, columns in ENDPOINTS.items()},
+        responders=responders(measures, ids, plan, log),
+        implant=implant(patients, plan, log, events),
         warnings=[WarningRecord(w.code, w.message, w.scope) for w in log.items],
     )

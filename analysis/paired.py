@@ -9,10 +9,13 @@ import numpy as np
 import pandas as pd
 
 from analysis.descriptive import numeric_summary
+from analysis.effects import hodges_lehmann_paired, hodges_lehmann_two_sample, mean_difference
 from analysis.inference import TTest, paired_t, rank_sum, signed_rank, welch_t
 from analysis.plan import AnalysisPlan
 from analysis.results import GroupComparison, PairedComparison, RankSum, SignedRank, SijComparison
 from analysis.warnings import PValueFloorWarning, SmallSampleWarning, WarningLog
+
+WELCH = "Welch t"
 
 
 def paired_comparison(table: pd.DataFrame, plan: AnalysisPlan, log: WarningLog, scope: str) -> PairedComparison:
@@ -32,6 +35,7 @@ def paired_comparison(table: pd.DataFrame, plan: AnalysisPlan, log: WarningLog, 
         mean_pre=s_pre.mean, sd_pre=s_pre.sd, mean_post=s_post.mean, sd_post=s_post.sd,
         mean_difference=t.estimate, ci_lower=t.ci_lower, ci_upper=t.ci_upper,
         t=t.t, df=None if t.df is None else round(t.df), p=t.p, wilcoxon=wilcoxon,
+        hodges_lehmann=hodges_lehmann_paired(post, pre, plan.confidence_level),
     )
 
 
@@ -76,4 +80,6 @@ def _between(iv: np.ndarray, no_iv: np.ndarray, plan: AnalysisPlan, log: Warning
         mean_change_zone_iv=s_iv.mean, sd_change_zone_iv=s_iv.sd,
         mean_change_no_zone_iv=s_no.mean, sd_change_no_zone_iv=s_no.sd,
         t=t.t, df=t.df, p=t.p, rank_sum=ranks,
+        hodges_lehmann=hodges_lehmann_two_sample(iv, no_iv, plan.confidence_level),
+        mean_difference=mean_difference(t.estimate, t.ci_lower, t.ci_upper, plan.confidence_level, WELCH),
     )

@@ -1,14 +1,16 @@
 """The analysis plan: what to compute and with which rules, defaults as in the seed paper.
 
 Field names match ``config.study.AnalysisSettings`` where the two overlap, so a plan can be built from the
-study definition with ``AnalysisPlan(**settings_fields)``.
+study definition with ``AnalysisPlan(**settings_fields)``; :func:`plan_from_study` adds what the study file
+says elsewhere (instruments' minimal clinically important differences, implant failure modes, reoperations).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from config.errors import ConfigError
+from config.study import StudyDefinition
 
 QUANTILE_METHODS = {
     1: "inverted_cdf",
@@ -50,6 +52,34 @@ DEFAULT_COVARIATES = (
 )
 
 
+HENDERSON_TYPES = {1: "soft tissue", 2: "aseptic loosening", 3: "structural", 4: "infection",
+                   5: "tumour progression"}
+"""Failure modes of tumour endoprostheses (Henderson ER et al., J Bone Joint Surg Am 2011;93:418-29)."""
+
+BETTER = ("lower", "higher")
+
+
+@dataclass(frozen=True)
+class Mcid:
+    """The minimal clinically important difference of an instrument, and which direction is better."""
+
+    instrument: str
+    points: float
+    better: str  # "lower" or "higher"
+
+
+@dataclass(frozen=True)
+class FailureMode:
+    """A Henderson failure type and the cohort's 0/1 complication or event columns that count as it."""
+
+    type: int
+    flags: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return HENDERSON_TYPES[self.type]
+
+
 @dataclass(frozen=True)
 class AnalysisPlan:
     """Rules of the analysis. Every field has the seed paper's default."""
@@ -70,6 +100,20 @@ class AnalysisPlan:
     """|log HR| above this (HR beyond e^±10) is taken as a sign of separation: "not estimable"."""
     cox_max_se: float = 5.0
     """A standard error of log HR above this is taken as a sign of separation: "not estimable"."""
+    landmark_months: tuple[float, ...] = (6, 12, 24)
+    """Kaplan–Meier estimates with their CI at these months (R ``summary(survfit, times =)``)."""
+    risk_table_every_months: float = 3
+    """Step of the numbers-at-risk table under the Kaplan–Meier plots."""
+    baseline_timepoint: str | None = None
+    """Responders are counted from this timepoint; None: the first of :attr:`timepoints`."""
+    timepoints: tuple[str, ...] = ()
+    """Every timepoint of the study, in order; empty: :attr:`repeated_timepoints`."""
+    mcids: tuple[Mcid, ...] = ()
+    failure_modes: tuple[FailureMode, ...] = ()
+    reoperation_flags: tuple[str, ...] = ()
+    """0/1 cohort columns of reoperations (each with ``<flag>_months``: time to the first one)."""
+    implant_endpoint: str | None = None
+    """The reoperation whose time to first occurrence is implant survival (Kaplan–Meier)."""
 
     def __post_init__(self) -> None:
         if self.quantile_type not in QUANTILE_METHODS:
@@ -83,6 +127,14 @@ class AnalysisPlan:
         for name in ("min_n_for_test", "min_events_per_covariate"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"analysis.{name}", "must be at least 1", "use e.g. 10")
+        if any(m <= 0 for m in self.landmark_months):
+            raise ConfigError("analysis.landmark_months", "landmarks must be after surgery (> 0 months)",
+                              "use e.g. [6, 12, 24]")
+        if self.risk_table_every_months <= 0:
+            raise ConfigError("analysis.risk_table_every_months", "must be above 0", "use e.g. 3")
+        if self.implant_endpoint is not None and self.implant_endpoint not in self.reoperation_flags:
+            raise ConfigError("implant.survival_endpoint", f"{self.implant_endpoint!r} is not a reoperation",
+                              "name a key of [reoperations]")
 
     @property
     def quantile_method(self) -> str:
@@ -92,3 +144,26 @@ class AnalysisPlan:
     @property
     def confidence_level(self) -> float:
         return 1.0 - self.alpha
+
+    @property
+    def all_timepoints(self) -> tuple[str, ...]:
+        return self.timepoints or self.repeated_timepoints
+
+    @property
+    def baseline(self) -> str:
+        return self.baseline_timepoint or self.all_timepoints[0]
+
+
+def plan_from_study(study: StudyDefinition) -> AnalysisPlan:
+    """The whole analysis plan of a study file: its [analysis] settings, timepoints, event flags, instruments'
+    MCIDs, reoperations and implant failure modes."""
+    return AnalysisPlan(
+        **asdict(study.analysis),
+        event_flags=(*study.flag_columns, "death"),
+        timepoints=tuple(study.timepoints),
+        mcids=tuple(Mcid(name, spec.mcid, spec.better) for name, spec in study.instruments.items()
+                    if spec.mcid is not None and spec.better is not None),
+        failure_modes=tuple(FailureMode(number, flags) for number, flags in study.implant.failure_types.items()),
+        reoperation_flags=tuple(study.reoperations),
+        implant_endpoint=study.implant.survival_endpoint,
+    )

@@ -12,9 +12,10 @@ import pandas as pd
 from scipy import stats
 
 from analysis.descriptive import timepoint_summary
-from analysis.inference import finite, signed_rank
+from analysis.effects import hodges_lehmann_paired, mean_difference
+from analysis.inference import finite, paired_t, signed_rank
 from analysis.plan import AnalysisPlan
-from analysis.results import Friedman, PairwiseComparison, RepeatedMeasures
+from analysis.results import Effect, Friedman, PairwiseComparison, RepeatedMeasures
 from analysis.warnings import (
     MissingDataWarning,
     PValueFloorWarning,
@@ -22,6 +23,8 @@ from analysis.warnings import (
     WarningLog,
     library_warnings,
 )
+
+PAIRED_T = "paired t"
 
 
 def repeated_measures(table: pd.DataFrame, plan: AnalysisPlan, log: WarningLog, scope: str) -> RepeatedMeasures:
@@ -64,11 +67,20 @@ def pairwise(complete: pd.DataFrame, plan: AnalysisPlan, log: WarningLog, scope:
     out = [
         PairwiseComparison(**vars(t), a=str(a), b=str(b),
                            p_adjusted=None if t.p is None else min(1.0, t.p * m),
-                           p_adjusted_floor=None if t.p_floor is None else min(1.0, t.p_floor * m))
+                           p_adjusted_floor=None if t.p_floor is None else min(1.0, t.p_floor * m),
+                           hodges_lehmann=hodges_lehmann_paired(complete[b], complete[a], plan.confidence_level),
+                           mean_difference=_mean_difference(complete[b], complete[a], plan, log, f"{scope}.{a}-{b}"))
         for (a, b), t in zip(pairs, tests, strict=True)
     ]
     _floor_warning(out, m, plan, log, scope)
     return out
+
+
+def _mean_difference(later: pd.Series, earlier: pd.Series, plan: AnalysisPlan, log: WarningLog,
+                     scope: str) -> Effect:
+    t = paired_t(later.to_numpy(dtype=float), earlier.to_numpy(dtype=float), plan.confidence_level, log,
+                 f"{scope}.mean_difference")
+    return mean_difference(t.estimate, t.ci_lower, t.ci_upper, plan.confidence_level, PAIRED_T)
 
 
 def _floor_warning(tests: list[PairwiseComparison], m: int, plan: AnalysisPlan, log: WarningLog, scope: str) -> None:

@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "2.0"
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,21 @@ class Friedman:
 
 
 @dataclass(frozen=True)
+class Effect:
+    """An effect estimate with its interval; ``conf_level`` is the level the interval has (it can be lower
+    than asked for when the sample is too small for it: R's rule), ``method`` how it was computed."""
+
+    estimate: float | None
+    ci_lower: float | None
+    ci_upper: float | None
+    conf_level: float | None
+    method: str
+
+
+NO_EFFECT = Effect(None, None, None, None, "not computed")
+
+
+@dataclass(frozen=True)
 class SignedRank:
     """Wilcoxon signed-rank test of later − earlier; ``statistic`` is R's V (sum of positive ranks)."""
 
@@ -96,6 +111,8 @@ class PairwiseComparison(SignedRank):
     b: str = ""
     p_adjusted: float | None = None
     p_adjusted_floor: float | None = None
+    hodges_lehmann: Effect = NO_EFFECT
+    mean_difference: Effect = NO_EFFECT
 
 
 @dataclass(frozen=True)
@@ -123,6 +140,7 @@ class PairedComparison:
     df: int | None
     p: float | None
     wilcoxon: SignedRank
+    hodges_lehmann: Effect = NO_EFFECT
 
 
 @dataclass(frozen=True)
@@ -150,6 +168,8 @@ class GroupComparison:
     df: float | None
     p: float | None
     rank_sum: RankSum
+    hodges_lehmann: Effect = NO_EFFECT
+    mean_difference: Effect = NO_EFFECT
 
 
 @dataclass(frozen=True)
@@ -173,6 +193,9 @@ class EventRate:
     percent: float | None
     ci_lower: float | None
     ci_upper: float | None
+    days_from_surgery: list[int] | None = None
+    """Days from surgery to each patient's first occurrence, ascending; None without the events table."""
+    median_days_from_surgery: float | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +207,12 @@ class FollowUp:
     max_months: float | None
     reverse_km_median_months: float | None
     reverse_km_median_reached: bool
+    completeness: float | None = None
+    """Clark's C: observed ÷ potential follow-up (to the data cut-off, or to death), 0–1."""
+    completeness_cutoff: str | None = None
+    completeness_cutoff_rule: str | None = None
+    observed_months: float | None = None
+    potential_months: float | None = None
 
 
 @dataclass(frozen=True)
@@ -197,11 +226,32 @@ class KmPoint:
 
 
 @dataclass(frozen=True)
+class Landmark:
+    """Kaplan–Meier estimate at ``months`` with its CI and the number at risk (R ``summary(fit, times =)``)."""
+
+    months: float
+    survival: float | None
+    ci_lower: float | None
+    ci_upper: float | None
+    at_risk: int
+
+
+@dataclass(frozen=True)
+class AtRisk:
+    """A column of the numbers-at-risk table: at risk at ``months`` and events up to and including it."""
+
+    months: float
+    at_risk: int
+    cumulative_events: int
+
+
+@dataclass(frozen=True)
 class LogRank:
     statistic: float | None
     df: int | None
     p: float | None
     groups: list[str]
+    events: int = 0
 
 
 @dataclass(frozen=True)
@@ -243,15 +293,66 @@ class Cox:
 
 
 @dataclass(frozen=True)
-class SurvivalEndpoint:
+class KaplanMeier:
     n: int
     events: int
     median_months: float | None
     median_reached: bool
     km: list[KmPoint]
     censored_months: list[float]
+    median_ci_lower: float | None
+    median_ci_upper: float | None
+    landmarks: list[Landmark]
+    at_risk_table: list[AtRisk]
+
+
+@dataclass(frozen=True)
+class SurvivalEndpoint(KaplanMeier):
     logrank: dict[str, LogRank]
     cox: Cox
+
+
+@dataclass(frozen=True)
+class ResponderRate:
+    """Patients whose change from the baseline reaches the MCID (in the better direction), with an exact CI."""
+
+    timepoint: str
+    n: int
+    count: int
+    percent: float | None
+    ci_lower: float | None
+    ci_upper: float | None
+
+
+@dataclass(frozen=True)
+class Responders:
+    mcid: float
+    better: str
+    baseline: str
+    timepoints: list[ResponderRate]
+
+
+@dataclass(frozen=True)
+class FailureType:
+    """Patients with a complication or event of one Henderson failure type."""
+
+    type: int
+    name: str
+    flags: list[str]
+    count: int
+    n: int
+    percent: float | None
+    ci_lower: float | None
+    ci_upper: float | None
+
+
+@dataclass(frozen=True)
+class Implant:
+    failure_types: list[FailureType]
+    any_failure: FailureType | None
+    reoperations: list[EventRate]
+    survival_endpoint: str | None
+    survival: KaplanMeier | None
 
 
 @dataclass(frozen=True)
@@ -264,6 +365,8 @@ class Results:
     events: list[EventRate]
     followup: FollowUp
     survival: dict[str, SurvivalEndpoint]
+    responders: dict[str, Responders] = field(default_factory=dict)
+    implant: Implant | None = None
     warnings: list[WarningRecord] = field(default_factory=list)
     schema_version: str = SCHEMA_VERSION
 

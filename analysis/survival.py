@@ -1,4 +1,4 @@
-"""Kaplan–Meier, log-rank and follow-up, through lifelines.
+"""Kaplan–Meier, log-rank and follow-up (with Clark's completeness), through lifelines.
 
 Confidence intervals of the survival function are lifelines' default, the exponential Greenwood
 ("log-log") interval, which is R's ``survfit(conf.type = "log-log")``; R's own default is ``"log"``.
@@ -10,7 +10,8 @@ time (six deaths at 1..6 months: lifelines 4, R 3.5); docs/results.md has the de
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -20,9 +21,18 @@ from lifelines.statistics import logrank_test, multivariate_logrank_test
 from analysis.cox import cox_analysis
 from analysis.descriptive import numeric_summary
 from analysis.inference import finite
+from analysis.kmsummary import findq, landmarks, median_with_ci, risk_table
 from analysis.plan import AnalysisPlan, Covariate
-from analysis.results import FollowUp, KmPoint, LogRank, SurvivalEndpoint
-from analysis.warnings import MissingDataWarning, SmallSampleWarning, WarningLog, library_warnings
+from analysis.results import FollowUp, KaplanMeier, KmPoint, Landmark, LogRank, SurvivalEndpoint
+from analysis.warnings import (
+    FewEventsWarning,
+    MissingDataWarning,
+    SmallSampleWarning,
+    WarningLog,
+    library_warnings,
+)
+
+DAYS_PER_MONTH = 30.4375  # the mapping's month (docs/mapping.md)
 
 
 def fit_km(time: pd.Series, event: pd.Series, alpha: float, log: WarningLog, scope: str) -> KaplanMeierFitter:
@@ -50,27 +60,22 @@ def km_points(kmf: KaplanMeierFitter) -> list[KmPoint]:
     return points
 
 
-TOLERANCE = math.sqrt(np.finfo(float).eps)
-
-
 def km_median(kmf: KaplanMeierFitter, p: float = 0.5) -> float | None:
     """R's ``quantile.survfit`` median of the fitted curve, or None when not reached."""
     curve = kmf.survival_function_.iloc[:, 0]
-    times, failure = curve.index.to_numpy(dtype=float), 1.0 - curve.to_numpy(dtype=float)
-    last_time = times[-1]
-    first = ~pd.Series(failure).duplicated().to_numpy()  # the time each value of 1 − S(t) is first reached
-    times, failure = times[first], failure[first]
-    if failure.max() < p:
-        return None
-    start = int(np.argmax(failure + TOLERANCE >= p))
-    if abs(failure[-1] - p) < TOLERANCE:  # flat at exactly p to the end of follow-up
-        return float((times[start] + last_time) / 2)
-    end = int(np.argmax(failure - TOLERANCE >= p))
-    return float((times[start] + times[end]) / 2)
+    return findq(curve.index.to_numpy(dtype=float), 1.0 - curve.to_numpy(dtype=float), p)
 
 
-def survival_endpoint(patients: pd.DataFrame, columns: tuple[str, str], plan: AnalysisPlan, log: WarningLog,
-                      scope: str) -> SurvivalEndpoint:
+@dataclass(frozen=True)
+class Usable:
+    """The patients with a time and an event flag for one endpoint."""
+
+    time: pd.Series
+    event: pd.Series
+    rows: pd.DataFrame
+
+
+def usable_rows(patients: pd.DataFrame, columns: tuple[str, str], log: WarningLog, scope: str) -> Usable:
     time_col, event_col = columns
     data = patients.assign(time=pd.to_numeric(patients[time_col], errors="coerce"),
                            event=pd.to_numeric(patients[event_col], errors="coerce"))
@@ -78,21 +83,57 @@ def survival_endpoint(patients: pd.DataFrame, columns: tuple[str, str], plan: An
     if len(usable) < len(data):
         log.add(MissingDataWarning, scope, f"{len(data) - len(usable)} patient(s) without {time_col}/{event_col} "
                                            "are left out")
+    return Usable(usable["time"], usable["event"], usable)
+
+
+def kaplan_meier(data: Usable, columns: tuple[str, str], plan: AnalysisPlan, log: WarningLog, *, scope: str,
+                 horizon: float) -> KaplanMeier:
+    """The curve, its median with CI, landmark estimates and the numbers-at-risk table up to ``horizon``."""
+    time_col, event_col = columns
     km: list[KmPoint] = []
-    median: float | None = None
-    if usable.empty:
+    median = lower = upper = None
+    marks = []
+    if data.time.empty:
         log.add_not_computable(f"{scope}.km", f"Kaplan–Meier not estimable: no patient with {time_col} and "
                                               f"{event_col}")
     else:
-        kmf = fit_km(usable["time"], usable["event"], plan.alpha, log, f"{scope}.km")
-        km, median = km_points(kmf), km_median(kmf)
+        kmf = fit_km(data.time, data.event, plan.alpha, log, f"{scope}.km")
+        km = km_points(kmf)
+        median, lower, upper = median_with_ci(kmf)
         if median is None:
             log.add_not_computable(f"{scope}.median_months", f"median not reached: survival stays above 0.5 "
                                                              f"(lowest {kmf.survival_function_.iloc[-1, 0]:.3f})")
+        marks = landmarks(kmf, data.time, plan.landmark_months)
+        beyond = [m for m in marks if m.survival is None]
+        if beyond:
+            log.add_not_computable(f"{scope}.landmarks", f"no estimate at {_months(beyond)} months: the last "
+                                                         f"follow-up time is {data.time.max():.1f} months")
+    events = int(data.event.sum())
+    return KaplanMeier(
+        n=len(data.time), events=events, median_months=median, median_reached=median is not None, km=km,
+        censored_months=[float(t) for t in np.sort(data.time[data.event == 0].to_numpy())],
+        median_ci_lower=lower, median_ci_upper=upper, landmarks=marks,
+        at_risk_table=risk_table(data.time, data.event, plan.risk_table_every_months, horizon),
+    )
+
+
+def _months(marks: list[Landmark]) -> str:
+    return ", ".join(f"{m.months:g}" for m in marks)
+
+
+def horizon_months(patients: pd.DataFrame) -> float:
+    """The x-axis shared by every Kaplan–Meier plot: the longest follow-up."""
+    months = pd.to_numeric(patients["followup_months"], errors="coerce").dropna()
+    return float(months.max()) if len(months) else float("nan")
+
+
+def survival_endpoint(patients: pd.DataFrame, columns: tuple[str, str], plan: AnalysisPlan, log: WarningLog,
+                      scope: str) -> SurvivalEndpoint:
+    data = usable_rows(patients, columns, log, scope)
+    curve = kaplan_meier(data, columns, plan, log, scope=scope, horizon=horizon_months(patients))
+    usable = data.rows
     return SurvivalEndpoint(
-        n=len(usable), events=int(usable["event"].sum()), median_months=median, median_reached=median is not None,
-        km=km,
-        censored_months=[float(t) for t in np.sort(usable.loc[usable["event"] == 0, "time"].to_numpy())],
+        **vars(curve),
         logrank={c.name: logrank(usable, c, plan, log, f"{scope}.logrank.{c.name}") for c in plan.survival_covariates},
         cox=cox_analysis(usable, plan, log, f"{scope}.cox"),
     )
@@ -111,12 +152,16 @@ def logrank(data: pd.DataFrame, covariate: Covariate, plan: AnalysisPlan, log: W
     if pd.api.types.is_numeric_dtype(rows[covariate.name]):
         groups = rows[covariate.name].astype(int).astype(str)
     levels = _group_order(groups, covariate)
-    if len(levels) < 2 or rows["event"].sum() == 0:
+    events = int(rows["event"].sum())
+    if len(levels) < 2 or events == 0:
         log.add_not_computable(scope, f"log-rank test needs two groups and at least one event "
-                                      f"({len(levels)} group(s), {int(rows['event'].sum())} events)")
-        return LogRank(None, None, None, levels)
+                                      f"({len(levels)} group(s), {events} events)")
+        return LogRank(None, None, None, levels, events)
     if len(rows) < plan.min_n_for_test:
         log.add(SmallSampleWarning, scope, f"log-rank test on n = {len(rows)} (fewer than {plan.min_n_for_test})")
+    if events == 1:
+        log.add(FewEventsWarning, scope, "the test rests on one event: its p-value is not a finding, in either "
+                                         "direction")
     with library_warnings() as caught:
         if len(levels) == 2:
             a, b = (groups == levels[0]), (groups == levels[1])
@@ -124,11 +169,13 @@ def logrank(data: pd.DataFrame, covariate: Covariate, plan: AnalysisPlan, log: W
         else:
             result = multivariate_logrank_test(rows["time"], groups, rows["event"])
     log.relay(scope, caught)
-    return LogRank(finite(result.test_statistic), int(result.degrees_of_freedom), finite(result.p_value), levels)
+    return LogRank(finite(result.test_statistic), int(result.degrees_of_freedom), finite(result.p_value), levels,
+                   events)
 
 
-def followup(patients: pd.DataFrame, plan: AnalysisPlan, log: WarningLog) -> FollowUp:
-    """Follow-up summary and the reverse Kaplan–Meier median (death censors, loss to follow-up is the event)."""
+def followup(patients: pd.DataFrame, plan: AnalysisPlan, log: WarningLog, cutoff: date | None = None) -> FollowUp:
+    """Follow-up summary, the reverse Kaplan–Meier median (death censors, loss to follow-up is the event) and
+    Clark's completeness of follow-up to ``cutoff`` (None: the latest contact in the data)."""
     months = pd.to_numeric(patients["followup_months"], errors="coerce")
     summary = numeric_summary(months, plan.quantile_type)
     time = pd.to_numeric(patients["os_months"], errors="coerce")
@@ -143,6 +190,52 @@ def followup(patients: pd.DataFrame, plan: AnalysisPlan, log: WarningLog) -> Fol
         reverse = km_median(kmf)
         if reverse is None:
             log.add_not_computable("followup.reverse_km_median_months", "reverse Kaplan–Meier median not reached")
+    clark = completeness(patients, cutoff, log)
     return FollowUp(n=summary.n, mean_months=summary.mean, median_months=summary.median, min_months=summary.min,
                     max_months=summary.max, reverse_km_median_months=reverse,
-                    reverse_km_median_reached=reverse is not None)
+                    reverse_km_median_reached=reverse is not None, **vars(clark))
+
+
+@dataclass(frozen=True)
+class Completeness:
+    completeness: float | None = None
+    completeness_cutoff: str | None = None
+    completeness_cutoff_rule: str | None = None
+    observed_months: float | None = None
+    potential_months: float | None = None
+
+
+CUTOFF_GIVEN = "data cut-off"
+CUTOFF_LATEST = "latest contact in the data (no data cut-off given)"
+
+
+def completeness(patients: pd.DataFrame, cutoff: date | None, log: WarningLog) -> Completeness:
+    """Clark's C (Clark TG et al., Lancet 2002;359:1309-10): the sum of observed follow-up (surgery to last
+    contact or death) over the sum of potential follow-up (surgery to the cut-off, or to death)."""
+    scope = "followup.completeness"
+    if "surgery_date" not in patients.columns:
+        log.add_not_computable(scope, "Clark's C needs surgery_date in the patients table")
+        return Completeness()
+    surgery = pd.to_datetime(patients["surgery_date"], errors="coerce")
+    observed = pd.to_numeric(patients["followup_months"], errors="coerce")
+    dead = pd.to_numeric(patients["os_event"], errors="coerce")
+    known = surgery.notna() & observed.notna() & dead.notna()
+    if not known.any():
+        log.add_not_computable(scope, "no patient with a surgery date, follow-up and vital status")
+        return Completeness()
+    if int((~known).sum()):
+        log.add(MissingDataWarning, scope, f"{int((~known).sum())} patient(s) without surgery date, follow-up or "
+                                           "vital status are left out of Clark's C")
+    surgery, observed, dead = surgery[known], observed[known], dead[known]
+    rule = CUTOFF_GIVEN
+    if cutoff is None:
+        last = [s.date() + timedelta(days=round(m * DAYS_PER_MONTH)) for s, m in zip(surgery, observed, strict=True)]
+        cutoff, rule = max(last), CUTOFF_LATEST
+    to_cutoff = np.array([(cutoff - s.date()).days / DAYS_PER_MONTH for s in surgery])
+    potential = np.where(dead.to_numpy() == 1, observed.to_numpy(), to_cutoff)
+    seen = np.minimum(observed.to_numpy(), potential)
+    total_potential = float(potential.sum())
+    value = float(seen.sum()) / total_potential if total_potential > 0 else None
+    if value is None:
+        log.add_not_computable(scope, "no potential follow-up: every surgery is on the cut-off date")
+    return Completeness(value, cutoff.isoformat(), rule, float(seen.sum()), total_potential)

@@ -387,7 +387,8 @@ def _claim(spec: Mapping[str, Any], where: str) -> Claim:
             optional[key] = _number(spec, key, where)
     effect = spec.get("effect")
     if effect is not None and not isinstance(effect, str):
-        raise ConfigError(f"{where}effect", "not a results path", 'write e.g. "survival.pfs.cox.univariable[covariate=sex]"')
+        raise ConfigError(f"{where}effect", "not a results path",
+                          'write e.g. "survival.pfs.cox.univariable[covariate=sex]"')
     return Claim(
         text=_str(spec, "text", where), path=_str(spec, "path", where), test=test,
         threshold=_number(spec, "threshold", where, 0.05), kind=kind,

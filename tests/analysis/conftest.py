@@ -1,7 +1,8 @@
 """Reference cohorts and R's values for them.
 
-Every ``tests/reference/<name>/`` holding ``cohort.csv`` and ``measures.csv`` with a
-``tests/reference/reference_<name>.json`` beside it is a reference cohort: the JSON is the output of
+Every ``tests/reference/<name>/`` holding ``cohort.csv`` and ``measures.csv`` (and optionally ``events.csv``,
+the mapping's events table) with a ``tests/reference/reference_<name>.json`` beside it is a reference cohort,
+analysed with the plan of the bundled study file (``plan_from_study``): the JSON is the output of
 ``Rscript tests/reference/make_reference.R tests/reference/<name> tests/reference/reference_<name>.json``
 (R stats + survival). To add the demo cohort, copy its two CSVs to ``tests/reference/demo/`` and run that
 command; every test parametrised over ``reference_cohort`` then covers it too.
@@ -19,7 +20,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from analysis import AnalysisPlan, Results, analyse
+from analysis import Results, analyse
+from analysis.plan import plan_from_study
+from config.study import load_study
 
 REFERENCE_DIR = Path(__file__).resolve().parents[1] / "reference"
 R_SCRIPT = "tests/reference/make_reference.R"
@@ -40,7 +43,7 @@ class ReferenceCohort:
     patients: pd.DataFrame
     measures: pd.DataFrame
     r: dict[str, Any]  # R's values, from reference_<name>.json
-    results: dict[str, Any]  # ours, analyse(...).to_dict() with the default plan
+    results: dict[str, Any]  # ours, analyse(...).to_dict() with the bundled study's plan
 
     @property
     def source(self) -> str:
@@ -52,10 +55,15 @@ def read_cohort(name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.read_csv(folder / "cohort.csv"), pd.read_csv(folder / "measures.csv")
 
 
+def read_events(name: str) -> pd.DataFrame | None:
+    path = REFERENCE_DIR / name / "events.csv"
+    return pd.read_csv(path) if path.exists() else None
+
+
 @cache
 def _analysed(name: str) -> Results:
     patients, measures = read_cohort(name)
-    return analyse(patients, measures, AnalysisPlan())
+    return analyse(patients, measures, plan_from_study(load_study()), events=read_events(name))
 
 
 @cache
@@ -96,3 +104,8 @@ def assert_matches_r(ours: Any, expected: Any, where: str, cohort: ReferenceCoho
             continue
         assert not missing_a, f"{where}[{i}]: ours missing, R {b} ({cohort.source})"
         assert a == pytest.approx(b, rel=REL, abs=1e-12), f"{where}[{i}]: ours {a}, R {b} ({cohort.source})"
+
+
+@pytest.fixture
+def demo() -> ReferenceCohort:
+    return _reference("demo")

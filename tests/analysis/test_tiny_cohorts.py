@@ -120,7 +120,8 @@ def test_a_group_without_events_and_a_cohort_without_events_are_not_estimable(sm
     assert only_men["survival"]["pfs"]["logrank"]["sex"]["p"] is None
 
 
-def test_claims_on_an_empty_cohort_cannot_be_assessed(small) -> None:
+def test_claims_on_an_empty_cohort_are_unattainable_except_a_claims_own_arithmetic_error(small) -> None:
     patients, measures = first(*small, 0)
     verdicts = assess_claims(analysed(patients, measures), load_study().claims)
-    assert verdicts and {v.verdict for v in verdicts} == {"cannot be assessed"}
+    assert verdicts and {v.verdict for v in verdicts} == {"unattainable", "arithmetic error"}
+    assert all("42.8%" in v.claim for v in verdicts if v.verdict == "arithmetic error")

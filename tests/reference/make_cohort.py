@@ -14,6 +14,11 @@ margins 3/3/1, one death, four progressions). Its OS Cox models and the margin a
 models show separation (a level without events), which the analysis must report as not estimable; the
 VAS pre-vs-1m differences are distinct (exact signed-rank test), the 3m-vs-6m ones have zeros and ties.
 
+Both also get the reoperation columns of the study (``revision``, ``revision_months``) and an
+``events.csv`` (the mapping's events table: days from surgery of each patient's first complication, event,
+death and revision), drawn after everything else (generated: from their own seeds), so the columns above
+stay as they were.
+
 Run from the repository root: ``.venv/bin/python tests/reference/make_cohort.py``; then
 ``Rscript tests/reference/make_reference.R tests/reference/generated tests/reference/reference_generated.json``.
 """
@@ -94,6 +99,37 @@ def _outcomes(p: dict[str, object], rng: np.random.Generator) -> dict[str, objec
         "distant_metastasis": int(distant),
         "death": int(died),
     }
+
+
+REVISION_RATE = 0.2
+
+
+def _implant_and_timing(cohort: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Revision flag and months (time to revision, else to last contact), and the events table."""
+    rng = np.random.default_rng(seed)
+    last = (cohort["followup_months"] * DAYS_PER_MONTH).round().astype(int)
+    revised = rng.random(len(cohort)) < REVISION_RATE
+    day = np.array([int(rng.integers(1, d + 1)) for d in last])
+    cohort = cohort.assign(revision=revised.astype(int),
+                           revision_months=np.where(revised, day, last) / DAYS_PER_MONTH)
+    return cohort, _events(cohort, rng)
+
+
+def _events(cohort: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    rows = []
+    for _, p in cohort.iterrows():
+        last = round(p["followup_months"] * DAYS_PER_MONTH)
+        days = {flag: int(rng.integers(1, last + 1)) for flag in FLAGS if p[flag] == 1}
+        progression = round(p["pfs_months"] * DAYS_PER_MONTH)
+        days.update({flag: progression for flag in ("local_recurrence", "distant_metastasis") if p[flag] == 1})
+        if p["death"] == 1:
+            days["death"] = round(p["os_months"] * DAYS_PER_MONTH)
+        if p["revision"] == 1:
+            days["revision"] = round(p["revision_months"] * DAYS_PER_MONTH)
+        surgery = date.fromisoformat(str(p["surgery_date"]))
+        rows += [{"study_id": p["study_id"], "event": flag, "date": (surgery + timedelta(days=d)).isoformat(),
+                  "days_from_surgery": d} for flag, d in sorted(days.items(), key=lambda item: (item[1], item[0]))]
+    return pd.DataFrame(rows, columns=["study_id", "event", "date", "days_from_surgery"])
 
 
 def _row(instrument: str, timepoint: str, value: float, day: int) -> dict[str, object]:
@@ -192,18 +228,21 @@ def small() -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(patients), pd.DataFrame(measures)
 
 
-def write(name: str, cohort: pd.DataFrame, measures: pd.DataFrame) -> None:
+def write(name: str, cohort: pd.DataFrame, measures: pd.DataFrame, seed: int) -> None:
     out = HERE / name
     out.mkdir(exist_ok=True)
     cohort = cohort.assign(surgery_date=cohort["surgery_date"].map(date.isoformat))
+    cohort, events = _implant_and_timing(cohort, seed)
     cohort.to_csv(out / "cohort.csv", index=False, float_format="%.15g")
     measures.to_csv(out / "measures.csv", index=False, float_format="%.15g")
-    print(f"{name}: {len(cohort)} patients, OS events {cohort.os_event.sum()}, PFS events {cohort.pfs_event.sum()}")
+    events.to_csv(out / "events.csv", index=False)
+    print(f"{name}: {len(cohort)} patients, OS events {cohort.os_event.sum()}, PFS events {cohort.pfs_event.sum()}, "
+          f"revisions {cohort.revision.sum()}")
 
 
 def main() -> None:
-    write("generated", *generated())
-    write("small", *small())
+    write("generated", *generated(), seed=SEED + 1)
+    write("small", *small(), seed=SEED + 2)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@
 # Usage, from the repository root:
 #   Rscript tests/reference/make_reference.R tests/reference/generated tests/reference/reference_generated.json
 #   Rscript tests/reference/make_reference.R tests/reference/small     tests/reference/reference_small.json
-# A cohort directory holds cohort.csv and measures.csv (the pipeline's layout). Needs the Debian packages
-# r-base-core, r-cran-survival and r-cran-jsonlite. The tests (tests/analysis/) read the JSON; CI needs no R.
+# A cohort directory holds cohort.csv and measures.csv (the pipeline's layout), and may hold events.csv (the
+# mapping's events table). Needs the Debian packages r-base-core, r-cran-survival and r-cran-jsonlite. The
+# tests (tests/analysis/) read the JSON; CI needs no R.
 #
 # Conventions shared with analysis/ (see docs/results.md):
 # - paired differences are later minus earlier: wilcox.test(later, earlier, paired = TRUE), same for t.test;
@@ -13,7 +14,14 @@
 # - Cox models use dummy columns named as our terms, ties = "efron", with a tight convergence tolerance;
 # - the proportional-hazards check is the Grambsch-Therneau test with the approximate variance that
 #   survival < 3.0 used and lifelines uses ("ph_approx"), time transform 1 - KM(t-) (R's "km"); the exact
-#   score test of survival >= 3.0 (cox.zph) is recorded next to it as "ph_zph" for information.
+#   score test of survival >= 3.0 (cox.zph) is recorded next to it as "ph_zph" for information;
+# - effect sizes: wilcox.test(..., conf.int = TRUE) with its defaults (Hodges-Lehmann estimate and interval,
+#   at the level R could achieve), t.test's mean difference and interval;
+# - survival as read by clinicians: quantile(fit, 0.5) and summary(fit)$table for the median and its CI,
+#   summary(fit, times = LANDMARKS) (extend = FALSE: nothing past the last follow-up time) and
+#   summary(fit, times = seq(0, max follow-up, RISK_STEP), extend = TRUE) for the numbers at risk;
+# - Clark's completeness of follow-up, responders (binom.test) and Henderson failure types with the
+#   settings of config/study.toml copied below (the tests check that the two agree).
 suppressPackageStartupMessages({
   library(survival)
   library(jsonlite)
@@ -35,6 +43,22 @@ COVARIATES <- list(
   zone_iv = c("zone_iv")
 )
 
+# As config/study.toml: [analysis] landmark_months, risk_table_every_months, baseline_timepoint; the
+# instruments' mcid/better; [implant] failure_types and survival_endpoint; [reoperations].
+LANDMARKS <- c(6, 12, 24)
+RISK_STEP <- 3
+BASELINE <- "pre"
+MCID <- list(vas = list(points = 2, better = "lower"), kps = list(points = 10, better = "higher"),
+             msts93 = list(points = 3, better = "higher"))
+HENDERSON <- list(`1` = c("dislocation", "delayed_wound_healing"),
+                  `2` = c("implant_loosening", "periprosthetic_osteolysis"),
+                  `3` = c("screw_fracture"), `4` = c("deep_infection"), `5` = c("local_recurrence"))
+IMPLANT_ENDPOINT <- "revision"
+DAYS_PER_MONTH <- 30.4375
+
+events_table <- if (file.exists(file.path(args[1], "events.csv")))
+  read.csv(file.path(args[1], "events.csv"), stringsAsFactors = FALSE) else NULL
+
 finite_or_na <- function(x) ifelse(is.finite(x), x, NA)
 
 wide_scores <- function(instrument, timepoints) {
@@ -54,14 +78,26 @@ describe <- function(x) {
        type7 = q(7), type6 = q(6))
 }
 
+hodges_lehmann <- function(w) {
+  list(estimate = finite_or_na(unname(w$estimate)), ci_lower = finite_or_na(w$conf.int[1]),
+       ci_upper = finite_or_na(w$conf.int[2]), conf_level = attr(w$conf.int, "conf.level"))
+}
+
 wilcox_paired <- function(later, earlier) {
   d <- later - earlier
   nonzero <- d[d != 0]
   ties <- any(duplicated(abs(nonzero)))
   exact <- length(nonzero) < 50 && !ties && length(nonzero) == length(d)
-  w <- suppressWarnings(wilcox.test(later, earlier, paired = TRUE))
+  w <- suppressWarnings(wilcox.test(later, earlier, paired = TRUE, conf.int = TRUE))
   list(statistic = unname(w$statistic), p = w$p.value, exact = exact, n = length(nonzero),
-       method = w$method)
+       method = w$method, hodges_lehmann = hodges_lehmann(w))
+}
+
+# t.test stops on constant differences ("data are essentially constant"): NA, as analysis/ reports null.
+mean_difference <- function(later, earlier) {
+  t <- tryCatch(t.test(later, earlier, paired = TRUE), error = function(e) NULL)
+  if (is.null(t)) return(list(estimate = NA, ci_lower = NA, ci_upper = NA))
+  list(estimate = unname(t$estimate), ci_lower = t$conf.int[1], ci_upper = t$conf.int[2])
 }
 
 t_paired <- function(later, earlier) {
@@ -76,7 +112,10 @@ repeated <- function(instrument) {
   cc <- w[complete.cases(w[, TIMEPOINTS]), ]
   fr <- friedman.test(as.matrix(cc[, TIMEPOINTS]))
   pairs <- combn(TIMEPOINTS, 2, simplify = FALSE)
-  pw <- lapply(pairs, function(ab) c(list(a = ab[1], b = ab[2]), wilcox_paired(cc[[ab[2]]], cc[[ab[1]]])))
+  pw <- lapply(pairs, function(ab) {
+    c(list(a = ab[1], b = ab[2]), wilcox_paired(cc[[ab[2]]], cc[[ab[1]]]),
+      list(mean_difference = mean_difference(cc[[ab[2]]], cc[[ab[1]]])))
+  })
   adjusted <- p.adjust(sapply(pw, function(x) x$p), method = "bonferroni")
   for (i in seq_along(pw)) pw[[i]]$p_adjusted <- adjusted[i]
   list(timepoints = setNames(lapply(TIMEPOINTS, function(tp) describe(w[[tp]])), TIMEPOINTS),
@@ -100,19 +139,28 @@ sij <- function() {
   change_iv <- (w[["6m"]] - w$pre)[w$zone_iv == 1]
   change_no <- (w[["6m"]] - w$pre)[w$zone_iv == 0]
   welch <- t.test(change_iv, change_no)
-  mw <- suppressWarnings(wilcox.test(change_iv, change_no))
+  mw <- suppressWarnings(wilcox.test(change_iv, change_no, conf.int = TRUE))
   list(zone_iv = paired("sij_contralateral_mm", "pre", "6m", cohort$zone_iv == 1),
        no_zone_iv = paired("sij_contralateral_mm", "pre", "6m", cohort$zone_iv == 0),
        between_groups = list(t = unname(welch$statistic), df = unname(welch$parameter), p = welch$p.value,
                              mann_whitney_statistic = unname(mw$statistic), mann_whitney_p = mw$p.value,
-                             mann_whitney_method = mw$method))
+                             mann_whitney_method = mw$method, hodges_lehmann = hodges_lehmann(mw),
+                             mean_difference = list(estimate = unname(welch$estimate[1] - welch$estimate[2]),
+                                                    ci_lower = welch$conf.int[1], ci_upper = welch$conf.int[2])))
+}
+
+timing <- function(flag) {
+  if (is.null(events_table)) return(NULL)
+  days <- events_table$days_from_surgery[events_table$event == flag]
+  list(days_from_surgery = sort(days), median_days_from_surgery = if (length(days)) median(days) else NA)
 }
 
 events <- function() {
   lapply(FLAGS, function(flag) {
     x <- cohort[[flag]][!is.na(cohort[[flag]])]
     b <- binom.test(sum(x), length(x))
-    list(name = flag, count = sum(x), n = length(x), ci_lower = b$conf.int[1], ci_upper = b$conf.int[2])
+    c(list(name = flag, count = sum(x), n = length(x), ci_lower = b$conf.int[1], ci_upper = b$conf.int[2]),
+      timing(flag))
   })
 }
 
@@ -127,9 +175,20 @@ medians <- function(fit) {
 km <- function(time, event) {
   fit <- survfit(Surv(time, event) ~ 1, conf.type = "log-log")
   s <- summary(fit)  # event times only
+  q <- quantile(fit, 0.5)
+  table <- summary(fit)$table
+  marks <- summary(fit, times = LANDMARKS)  # extend = FALSE: no estimate past the last follow-up time
+  horizon <- max(cohort$followup_months)
+  risk <- summary(fit, times = seq(0, horizon, by = RISK_STEP), extend = TRUE)
   c(list(n = length(time), events = sum(event), time = s$time, n_risk = s$n.risk, n_event = s$n.event,
          surv = s$surv, lower = finite_or_na(s$lower), upper = finite_or_na(s$upper)),
-    medians(fit))
+    medians(fit),
+    list(median_lower = finite_or_na(unname(q$lower)), median_upper = finite_or_na(unname(q$upper)),
+         table_median = finite_or_na(unname(table["median"])), table_lcl = finite_or_na(unname(table["0.95LCL"])),
+         table_ucl = finite_or_na(unname(table["0.95UCL"])),
+         landmarks = list(months = marks$time, surv = marks$surv, lower = finite_or_na(marks$lower),
+                          upper = finite_or_na(marks$upper), n_risk = marks$n.risk),
+         risk_table = list(months = risk$time, n_risk = risk$n.risk, cumulative_events = cumsum(risk$n.event))))
 }
 
 design <- function() {
@@ -185,15 +244,63 @@ survival_analysis <- function(time, event) {
   })
   present <- function(terms) terms[colSums(design()[, terms, drop = FALSE]) > 0]
   list(km = km(time, event),
-       logrank = setNames(logrank, names(COVARIATES)),
+       logrank = setNames(lapply(logrank, function(l) c(l, list(events = sum(event)))), names(COVARIATES)),
        cox_univariable = lapply(COVARIATES, function(terms) cox(time, event, present(terms))),
        cox_multivariable = cox(time, event, present(unlist(COVARIATES, use.names = FALSE))))
+}
+
+# Clark's C: observed / potential follow-up; potential = to the cut-off, or to death. No cut-off is given
+# here, so the cut-off is the latest contact: surgery date + follow-up in whole days.
+clark <- function() {
+  surgery <- as.Date(cohort$surgery_date)
+  last <- surgery + round(cohort$followup_months * DAYS_PER_MONTH)
+  cutoff <- max(last)
+  potential <- ifelse(cohort$os_event == 1, cohort$followup_months,
+                      as.numeric(cutoff - surgery) / DAYS_PER_MONTH)
+  observed <- pmin(cohort$followup_months, potential)
+  list(completeness = sum(observed) / sum(potential), cutoff = format(cutoff), observed = sum(observed),
+       potential = sum(potential))
 }
 
 followup <- function() {
   x <- cohort$followup_months
   rev <- survfit(Surv(cohort$os_months, 1 - cohort$os_event) ~ 1)
-  c(list(mean = mean(x), median = median(x), min = min(x), max = max(x)), medians(rev))
+  c(list(mean = mean(x), median = median(x), min = min(x), max = max(x)), medians(rev), list(clark = clark()))
+}
+
+# Responders: change from BASELINE to each later timepoint reaching the MCID in the better direction.
+responders <- function() {
+  lapply(setNames(names(MCID), names(MCID)), function(instrument) {
+    m <- MCID[[instrument]]
+    w <- wide_scores(instrument, TIMEPOINTS)
+    rows <- lapply(setdiff(TIMEPOINTS, BASELINE), function(tp) {
+      both <- complete.cases(w[, c(BASELINE, tp)])
+      if (!any(both)) return(NULL)
+      change <- w[[tp]][both] - w[[BASELINE]][both]
+      improvement <- if (m$better == "higher") change else -change
+      count <- sum(improvement >= m$points - 1e-9)
+      b <- binom.test(count, sum(both))
+      list(timepoint = tp, n = sum(both), count = count, ci_lower = b$conf.int[1], ci_upper = b$conf.int[2])
+    })
+    Filter(Negate(is.null), rows)
+  })
+}
+
+proportion <- function(x) {
+  b <- binom.test(sum(x), length(x))
+  list(count = sum(x), n = length(x), ci_lower = b$conf.int[1], ci_upper = b$conf.int[2])
+}
+
+implant <- function() {
+  months <- paste0(IMPLANT_ENDPOINT, "_months")
+  if (!all(c(IMPLANT_ENDPOINT, months) %in% names(cohort))) return(NULL)
+  failed <- function(flags) as.integer(rowSums(cohort[, flags, drop = FALSE] == 1) > 0)
+  list(failure_types = lapply(names(HENDERSON), function(type) c(list(type = as.integer(type)),
+                                                                  proportion(failed(HENDERSON[[type]])))),
+       any_failure = proportion(failed(unique(unlist(HENDERSON)))),
+       reoperation = c(list(name = IMPLANT_ENDPOINT), proportion(cohort[[IMPLANT_ENDPOINT]]),
+                       timing(IMPLANT_ENDPOINT)),
+       km = km(cohort[[months]], cohort[[IMPLANT_ENDPOINT]]))
 }
 
 # The two median rules differ when S(t) is exactly 0.5 on a stretch: six deaths at 1..6 months.
@@ -212,8 +319,12 @@ reference <- list(
   repeated_measures = list(vas = repeated("vas"), kps = repeated("kps")),
   msts93 = paired("msts93", "pre", "3m"),
   sij_contralateral_mm = sij(),
+  settings = list(landmark_months = LANDMARKS, risk_table_every_months = RISK_STEP, baseline = BASELINE,
+                  mcid = MCID, henderson = HENDERSON, implant_endpoint = IMPLANT_ENDPOINT),
   events = events(),
   followup = followup(),
+  responders = responders(),
+  implant = implant(),
   survival = list(os = survival_analysis(cohort$os_months, cohort$os_event),
                   pfs = survival_analysis(cohort$pfs_months, cohort$pfs_event)),
   median_example = median_example
