@@ -1,13 +1,14 @@
 """Statistics of the study: pure functions from the cohort tables to a :class:`Results` tree.
 
-``analyse(patients, measures, plan)`` runs the whole plan; ``Results.to_dict()`` is ``results.json``
+``analyse(patients, measures, plan_from_study(study), events=cohort.events, cutoff=data_cutoff)`` runs the
+whole plan; ``Results.to_dict()`` is ``results.json``
 (documented in ``docs/results.md``). No I/O, no logging, no plotting; caveats are collected in
 ``Results.warnings`` as records of the warning classes below, never emitted as Python warnings.
 """
 
 from analysis.analyse import analyse
 from analysis.claims import ClaimVerdict, assess_claims
-from analysis.plan import AnalysisPlan, Covariate
+from analysis.plan import AnalysisPlan, Covariate, FailureMode, Mcid, plan_from_study
 from analysis.results import SCHEMA_VERSION, Results
 from analysis.warnings import (
     AnalysisWarning,
@@ -26,7 +27,9 @@ __all__ = [
     "AnalysisWarning",
     "ClaimVerdict",
     "Covariate",
+    "FailureMode",
     "FewEventsWarning",
+    "Mcid",
     "MissingDataWarning",
     "NotComputableWarning",
     "NotEstimableWarning",
@@ -36,4 +39,5 @@ __all__ = [
     "SmallSampleWarning",
     "analyse",
     "assess_claims",
+    "plan_from_study",
 ]

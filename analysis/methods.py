@@ -33,6 +33,27 @@ def methods(plan: AnalysisPlan) -> dict[str, str]:
                f"or SE > {plan.cox_max_se:g}) or non-convergence",
         "ph_test": "Schoenfeld-residual test per term (lifelines proportional_hazard_test; Grambsch–Therneau "
                    "approximate variance as R survival < 3.0 cox.zph), time transform 1 − KM(t−) (R 'km')",
+        "effect_sizes": "Hodges–Lehmann estimate with its CI for every paired and pairwise comparison (R "
+                        "wilcox.test(conf.int = TRUE) with its defaults: exact when n < 50 without ties or zero "
+                        "differences, else the normal approximation; where the sample cannot reach the "
+                        f"{level} level, the level R achieves is reported), and the mean difference with its t "
+                        "interval (R t.test)",
+        "landmarks": f"Kaplan–Meier estimates with {level} log-log CI at "
+                     f"{', '.join(f'{m:g}' for m in plan.landmark_months)} months (R summary(survfit, times =); "
+                     "no estimate past the last follow-up), the CI of the median from the confidence curves (R "
+                     f"quantile(survfit)), numbers at risk every {plan.risk_table_every_months:g} months",
+        "completeness": "completeness of follow-up by Clark's C: observed follow-up ÷ the follow-up possible to "
+                        "the data cut-off (or to death)",
+        "responders": f"share of patients whose change from {plan.baseline} reaches the instrument's minimal "
+                      f"clinically important difference, with exact Clopper–Pearson {level} CI (R binom.test)",
+        "implant": "complications grouped by Henderson failure type (1 soft tissue, 2 aseptic loosening, "
+                   "3 structural, 4 infection, 5 tumour progression)"
+                   + (f"; implant survival: Kaplan–Meier of the time to the first {plan.implant_endpoint}, death "
+                      "and last contact censoring" if plan.implant_endpoint else ""),
+        "claims": "each claim of the source paper is reproduced, contradicted, unattainable (the design cannot "
+                  "reach the claimed p or estimate the model), inconclusive (no effect claimed from a "
+                  "non-significant test: the effect and its CI are shown) or an arithmetic error (its own "
+                  "figures disagree)",
         "honesty": f"warnings when a test has n < {plan.min_n_for_test}, a Cox model has fewer than "
                    f"{plan.min_events_per_covariate} events per term, or a figure cannot be computed",
     }

@@ -64,3 +64,39 @@ def test_absent_reference_level_is_not_estimable() -> None:
     data = pd.DataFrame({"time": [1.0, 2, 3, 4], "event": [1, 1, 0, 1], "resection_margin": margins})
     model = fit_cox(data, (Covariate("resection_margin", "wide", ("marginal",)),), AnalysisPlan(), WarningLog(), "x")
     assert not model.estimable and model.reason == "reference level resection_margin = wide is absent"
+
+
+def test_the_plan_of_the_bundled_study_takes_everything_study_specific_from_the_file() -> None:
+    from analysis import FailureMode, Mcid, plan_from_study
+    from config.study import load_study
+
+    plan = plan_from_study(load_study())
+    assert plan.landmark_months == (6.0, 12.0, 24.0) and plan.risk_table_every_months == 3.0
+    assert plan.timepoints == ("pre", "1m", "3m", "6m") and plan.baseline == "pre"
+    assert Mcid("vas", 2.0, "lower") in plan.mcids and len(plan.mcids) == 3
+    assert plan.failure_modes[0] == FailureMode(1, ("dislocation", "delayed_wound_healing"))
+    assert plan.failure_modes[0].name == "soft tissue"
+    assert (plan.reoperation_flags, plan.implant_endpoint) == (("revision",), "revision")
+    assert plan.event_flags[-1] == "death"
+
+
+def test_the_default_plan_has_no_study_specific_outcomes() -> None:
+    plan = AnalysisPlan()
+    assert (plan.mcids, plan.failure_modes, plan.reoperation_flags, plan.implant_endpoint) == ((), (), (), None)
+
+
+def test_an_implant_endpoint_must_be_a_reoperation() -> None:
+    with pytest.raises(ConfigError, match=r"implant\.survival_endpoint"):
+        AnalysisPlan(implant_endpoint="revision")
+
+
+def test_results_of_a_cohort_table_without_reoperation_columns_say_why_implant_survival_is_missing() -> None:
+    from analysis import plan_from_study
+    from config.study import load_study
+
+    patients, measures = read_cohort("small")
+    results = analyse(patients.drop(columns=["revision", "revision_months"]), measures,
+                      plan_from_study(load_study())).to_dict()
+    assert results["implant"]["survival"] is None
+    assert any(w["scope"] == "implant.survival" for w in results["warnings"])
+    assert results["implant"]["failure_types"][0]["n"] == 7

@@ -93,3 +93,36 @@ def test_cox_terms_are_named_with_their_reference_levels(generated: ReferenceCoh
                      "resection_margin=intralesional", "zone_iv"]
     multivariable = generated.results["survival"]["os"]["cox"]["multivariable"]["terms"]
     assert [t["term"] for t in multivariable] == terms
+
+
+ISSUE_12_LAYOUT = """
+survival.{os,pfs}.{median_ci_lower,median_ci_upper,landmarks[] {months,survival,ci_lower,ci_upper,at_risk}}
+survival.{os,pfs}.at_risk_table[] {months,at_risk,cumulative_events}
+survival.{os,pfs}.logrank.{sex,tumor_category,resection_margin,zone_iv}.events
+followup.{completeness,completeness_cutoff,completeness_cutoff_rule,observed_months,potential_months}
+repeated_measures.{vas,kps}.pairwise[] {hodges_lehmann,mean_difference}
+repeated_measures.{vas,kps}.pairwise[].{hodges_lehmann,mean_difference}.{estimate,ci_lower,ci_upper,conf_level,method}
+paired.msts93.hodges_lehmann.{estimate,ci_lower,ci_upper,conf_level,method}
+paired.sij_contralateral_mm.{zone_iv,no_zone_iv}.hodges_lehmann.{estimate,ci_lower,ci_upper,conf_level,method}
+paired.sij_contralateral_mm.between_groups.{hodges_lehmann,mean_difference}.{estimate,ci_lower,ci_upper,conf_level}
+responders.{vas,kps,msts93}.{mcid,better,baseline,timepoints[] {timepoint,n,count,percent,ci_lower,ci_upper}}
+implant.failure_types[] {type,name,flags,count,n,percent,ci_lower,ci_upper}
+implant.any_failure.{count,n,percent,ci_lower,ci_upper}
+implant.reoperations[] {name,count,n,percent,ci_lower,ci_upper,days_from_surgery,median_days_from_surgery}
+implant.{survival_endpoint,survival}
+implant.survival.{n,events,median_months,median_ci_lower,median_ci_upper,km,landmarks,at_risk_table}
+events[] {days_from_surgery,median_days_from_surgery}
+"""
+
+
+def issue_12_paths() -> list[str]:
+    return list(dict.fromkeys(p for line in ISSUE_12_LAYOUT.strip().splitlines() for p in expand(line)))
+
+
+@pytest.mark.parametrize("path", issue_12_paths())
+def test_results_json_has_every_key_of_issue_12(reference_cohort: ReferenceCohort, path: str) -> None:
+    lookup(reference_cohort.results, path)
+
+
+def test_schema_version_is_2_since_issue_12() -> None:
+    assert SCHEMA_VERSION == "2.0"
