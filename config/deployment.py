@@ -74,6 +74,17 @@ class EmailSettings:
     admin: tuple[str, ...]
     subject: str = "{study}: outcomes report {date} (n={patients})"
     alert_subject: str = "[pelvic-outcomes] run {run_id} {status}"
+    coordinator: tuple[str, ...] = ()  # the study coordinator: the follow-up worklist, never the report
+    worklist_subject: str = "{study}: follow-up worklist {date}"
+
+
+@dataclass(frozen=True)
+class FollowupSettings:
+    """The follow-up worklist: how far ahead it looks, the completeness gate, the private lookup file."""
+
+    upcoming_days: int = 14
+    min_completeness_percent: float = 0.0  # 0: no gate; else a run is held when a time point falls below it
+    lookup_file: bool = False  # write study id -> hospital identifiers into the run's private folder
 
 
 @dataclass(frozen=True)
@@ -104,6 +115,7 @@ class Deployment:
     study_file: Path | None = None
     source: Path | None = None
     fhir: FhirSettings | None = None
+    followup: FollowupSettings = FollowupSettings()
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
 
@@ -200,8 +212,10 @@ class EmailFile(FileModel):
     sender: str
     recipients: Annotated[list[str], BeforeValidator(_one_or_more)]
     admin: Annotated[list[str], BeforeValidator(_one_or_more)]
+    coordinator: Annotated[list[str], BeforeValidator(_one_or_more)] = Field(default_factory=list)
     subject: str = EmailSettings.subject
     alert_subject: str = EmailSettings.alert_subject
+    worklist_subject: str = EmailSettings.worklist_subject
 
     @field_validator("sender")
     @classmethod
@@ -217,7 +231,7 @@ class EmailFile(FileModel):
             raise invalid("expected one address or a non-empty list", 'write e.g. ["a@hospital.org"]')
         return value
 
-    @field_validator("subject", "alert_subject")
+    @field_validator("subject", "alert_subject", "worklist_subject")
     @classmethod
     def _template(cls, value: str) -> str:
         try:
@@ -243,6 +257,12 @@ class PathsFile(FileModel):
         return _path_text(value)
 
 
+class FollowupFile(FileModel):
+    upcoming_days: int = Field(14, ge=0, le=365)
+    min_completeness_percent: float = Field(0.0, ge=0, le=100)
+    lookup_file: bool = False
+
+
 class DeploymentFile(FileModel):
     study: str | None = None
     source: str | None = None
@@ -251,6 +271,7 @@ class DeploymentFile(FileModel):
     smtp: SmtpFile
     email: EmailFile
     paths: PathsFile = Field(default_factory=PathsFile)
+    followup: FollowupFile = Field(default_factory=FollowupFile)
 
     @field_validator("study", "source")
     @classmethod
@@ -337,7 +358,10 @@ def parse_deployment(raw: Mapping[str, Any], env: Mapping[str, str], config_file
             admin=_check_addresses(email.admin, "email.admin"),
             subject=email.subject,
             alert_subject=email.alert_subject,
+            coordinator=_check_addresses(email.coordinator, "email.coordinator"),
+            worklist_subject=email.worklist_subject,
         ),
+        followup=FollowupSettings(**table.followup.model_dump()),
         paths=paths,
         study_file=_path(table.study, base) if table.study else None,
         source=_path(table.source, base) if table.source else None,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,13 +23,21 @@ from typing import Any, Protocol
 from config.deployment import Deployment, load_deployment
 from config.errors import DeliveryError, PelvicOutcomesError, QualityGateError, RunLockedError, StorageError
 from config.study import QualityGates, StudyDefinition, load_study
-from service import errorlog
+from service import errorlog, followup
 from service.gates import gate_problems
 from service.history import History, RunRecord
 from service.keys import PseudonymKey, resolve_key
 from service.layout import Layout, new_run_id
 from service.lock import run_lock
-from service.mailer import Mailer, ReportFacts, build_alert_message, build_report_message, describe, write_eml
+from service.mailer import (
+    Mailer,
+    ReportFacts,
+    build_alert_message,
+    build_report_message,
+    build_worklist_message,
+    describe,
+    write_eml,
+)
 from service.private import move_legacy_runs, private_files, secure_data_dir
 from service.request import Clock, EmailMode, Gate, RunPlan, RunRequest, utc_now
 from service.run import RunOutcome, run_pipeline
@@ -122,7 +131,7 @@ def _locked(
             request, plan.study, layout, fhir=deployment.fhir, configured_source=deployment.source
         )
         gate = _gate(plan.study.quality_gates, history) if request.check_gates else None
-        plan = dataclasses.replace(plan, extract=extract, source_label=label, gate=gate)
+        plan = dataclasses.replace(plan, extract=extract, source_label=label, gate=gate, followup=deployment.followup)
         log.info("run %s started (trigger=%s)", run_id, request.trigger)
         outcome = run(plan)
         result = JobResult(outcome.run_id, outcome.status, "off", outcome.error, outcome.run_dir, outcome.exit_code)
@@ -196,9 +205,27 @@ class _Notifier:
             result.email = "off"
             return ()
         if result.status == "succeeded":
-            return self._report(outcome, result, history)
+            delivered = self._report(outcome, result, history)
+            self._worklist(outcome)
+            return delivered
         result.email = self.alert(outcome.run_id, result.status, result.error, outcome.run_dir)
         return ()
+
+    def _worklist(self, outcome: RunOutcome) -> None:
+        """The coordinator's worklist, when the deployment names a coordinator. Never the board's email."""
+        if not self.deployment.email.coordinator:
+            return
+        states = Counter(item.state for item in outcome.worklist)
+        counts = ", ".join(f"{states.get(s, 0)} {s}" for s in ("overdue", "due", "upcoming", "not applicable", "done"))
+        message = build_worklist_message(self.deployment.email, self._facts(outcome), followup.table(outcome.worklist),
+                                         counts)
+        if self.request.email is EmailMode.DRY_RUN:
+            write_eml(message, outcome.run_dir / "worklist-email.eml")
+            return
+        try:
+            self.mailer.send(message)
+        except DeliveryError as exc:
+            log.error("could not send the follow-up worklist of run %s: %s", outcome.run_id, describe(exc))
 
     def _report(self, outcome: RunOutcome, result: JobResult, history: History) -> tuple[str, ...]:
         recipients = self.deployment.email.recipients

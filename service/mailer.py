@@ -139,6 +139,20 @@ def build_alert_message(email: EmailSettings, run_id: str, reason: str, status: 
     return _message(email.sender, email.admin, subject, body)
 
 
+def build_worklist_message(email: EmailSettings, facts: ReportFacts, worklist_table: str, counts: str) -> EmailMessage:
+    """The study coordinator's follow-up worklist: study ids and windows only; the lookup stays on the server."""
+    subject = email.worklist_subject.format(study=facts.study, date=facts.cutoff, run_id=facts.run_id, patients="",
+                                            status="")
+    body = (
+        f"{facts.study}: follow-up worklist, data as of {facts.cutoff} (run {facts.run_id}).\n\n"
+        f"{counts}\n\n{worklist_table}\n\n"
+        "Patients are listed by study id. Where the deployment enables it, the lookup from study ids to the\n"
+        "hospital's identifiers is in the service's private data folder (coordinator_lookup.csv of this run);\n"
+        "it is never sent by email.\n"
+    )
+    return _message(email.sender, email.coordinator, subject, body)
+
+
 def write_eml(message: EmailMessage, path: Path) -> Path:
     """Write the message as it would be sent (``--dry-run``)."""
     write_text_atomic(path, message.as_string())

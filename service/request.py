@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from config.deployment import FollowupSettings
 from config.study import StudyDefinition
 from extractor import Snapshot
 from service.keys import PseudonymKey
@@ -58,4 +59,5 @@ class RunPlan:
     gate: Gate | None = None
     clock: Clock = utc_now
     run_id: str = field(default_factory=new_run_id)
+    followup: FollowupSettings = field(default_factory=FollowupSettings)
     on_publish_step: Callable[[str], None] | None = None  # tests: a kill point at each publishing step

@@ -12,18 +12,19 @@ import json
 import logging
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from analysis.claims import assess_claims
-from analysis.plan import AnalysisPlan
+from analysis.plan import AnalysisPlan, plan_from_study
+from analysis.worklist import Completeness, WorkItem
 from config.errors import MappingError, PelvicOutcomesError, QualityGateError, StorageError
 from config.study import StudyDefinition
 from extractor import Snapshot
-from service import errorlog
+from service import errorlog, followup
 from service.layout import Layout
 from service.outputs import write_csv, write_json
 from service.private import private_dir, private_files, secure_data_dir
@@ -48,6 +49,7 @@ class RunOutcome:
     error: str = ""
     exit_code: int = 0
     results: dict[str, Any] = field(default_factory=dict)  # results.json, in memory, for the email
+    worklist: list[WorkItem] = field(default_factory=list)  # for the coordinator, never the board
 
     @property
     def ok(self) -> bool:
@@ -65,8 +67,8 @@ def versions() -> dict[str, str]:
 
 
 def analysis_plan(study: StudyDefinition) -> AnalysisPlan:
-    """The analysis plan of the study definition: its [analysis] settings and its event flags."""
-    return AnalysisPlan(**asdict(study.analysis), event_flags=(*study.flag_columns, "death"))
+    """The analysis plan of the study definition."""
+    return plan_from_study(study)
 
 
 def run_pipeline(plan: RunPlan) -> RunOutcome:
@@ -92,7 +94,7 @@ def _run(plan: RunPlan) -> RunOutcome:
         private_dir(plan.layout.runs_dir)
         private_dir(run_dir)
         write_json(run_dir / "run.json", manifest)
-        results = _stages(plan, run_dir, manifest)
+        results, items = _stages(plan, run_dir, manifest)
     except QualityGateError as exc:
         return _fail(plan, run_dir, manifest, str(exc), code=exc.exit_code, status="blocked")
     except PelvicOutcomesError as exc:
@@ -104,7 +106,7 @@ def _run(plan: RunPlan) -> RunOutcome:
         where = errorlog.record(plan.layout.error_log, exc, f"run {plan.run_id}")
         return _fail(plan, run_dir, manifest, errorlog.summary(exc, where), code=1)
     _prune(plan)
-    return RunOutcome(plan.run_id, "succeeded", run_dir, manifest, results=results)
+    return RunOutcome(plan.run_id, "succeeded", run_dir, manifest, results=results, worklist=items)
 
 
 def _fail(
@@ -129,7 +131,7 @@ def _cutoff(snapshot: Snapshot) -> date | None:
         return None
 
 
-def _stages(plan: RunPlan, run_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+def _stages(plan: RunPlan, run_dir: Path, manifest: dict[str, Any]) -> tuple[dict[str, Any], list[WorkItem]]:
     # Imported here so that `pelvic-outcomes --help` stays fast.
     from analysis import analyse
     from mapping import map_cohort
@@ -176,11 +178,23 @@ def _stages(plan: RunPlan, run_dir: Path, manifest: dict[str, Any]) -> dict[str,
     problems = plan.gate(counts, problem_examples(snapshot.manifest)) if plan.gate is not None else []
     if problems:
         raise QualityGateError("data-quality gate: " + "; ".join(problems))
+    lookup = followup.lookup(study, run_dir / "raw", namespace, plan.key.secret, set(cohort.patients["study_id"])) \
+        if plan.followup.lookup_file else None
+    items, complete = followup.build(study, cohort.patients, cohort.measures, cohort.events,
+                                     today=plan.clock().date(), upcoming_days=plan.followup.upcoming_days)
+    followup.write_private(run_dir, items, lookup)
+    trend = _completeness_trend(complete, layout, previous)
+    held = followup.below(trend, plan.followup.min_completeness_percent)
+    if held and plan.gate is not None:
+        raise QualityGateError("follow-up completeness gate: " + "; ".join(held))
 
     log.info("analysing %d patients", len(cohort.patients))
     started = time.perf_counter()
-    results = analyse(cohort.patients, cohort.measures, analysis_plan(study)).to_dict()
+    results = analyse(
+        cohort.patients, cohort.measures, analysis_plan(study), events=cohort.events, cutoff=_cutoff(snapshot)
+    ).to_dict()
     results["claims"] = [verdict.as_dict() for verdict in assess_claims(results, study.claims)]
+    results["followup_completeness"] = trend
     _timed(manifest, "analyse", started)
     write_json(run_dir / "results.json", results)
 
@@ -198,7 +212,19 @@ def _stages(plan: RunPlan, run_dir: Path, manifest: dict[str, Any]) -> dict[str,
         publish_set(run_dir, layout.out_dir, [*PUBLISHED, "run.json"], plan.run_id, on_step=plan.on_publish_step)
     else:
         publish_set(run_dir, layout.out_dir, [*PUBLISHED, "run.json"], plan.run_id)
-    return results
+    return results, items
+
+
+def _completeness_trend(complete: list[Completeness], layout: Layout, previous: str | None) -> list[dict[str, Any]]:
+    """Completeness per instrument x time point, with the published run's figure beside it."""
+    before: dict[tuple[str, str], Any] = {}
+    if previous:
+        try:
+            old = json.loads((layout.run_dir(previous) / "results.json").read_text(encoding="utf-8"))
+            before = {(c["instrument"], c["timepoint"]): c.get("percent") for c in old.get("followup_completeness", [])}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            before = {}
+    return [{**c.as_dict(), "previous_percent": before.get((c.instrument, c.timepoint))} for c in complete]
 
 
 def _pseudonym(plan: RunPlan, layout: Layout, previous: str | None) -> dict[str, Any]:
