@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -62,13 +63,13 @@ class Realm:
         return self.fhir.token_url
 
     def register(self, client_id: str, key: PrivateKey, *, route: str = "jwks_url", alg: str | None = None,
-                 access_token_lifespan: int | None = None, **override: Any) -> str:
+                 access_token_lifespan: int | None = None, jwks_url: str | None = None, **override: Any) -> str:
         """Steps 2-4 of the recipe for ``key``: the client, its public key by ``route``, its scopes.
         ``override`` replaces fields of the recipe's client (to register a client wrongly)."""
         alg = alg or _alg(key)
         options: dict[str, Any] = {"access_token_lifespan": access_token_lifespan}
         if route == "jwks_url":
-            options["jwks_url"] = self.jwks.publish(client_id, [public_jwk(key, KID, alg)])
+            options["jwks_url"] = jwks_url or self.jwks.publish(client_id, [public_jwk(key, KID, alg)])
         elif route == "certificate":
             options |= {"certificate": self_signed_certificate(key), "kid": KID}
         # else: the key is imported afterwards, as in the console (Keys -> Import key)
@@ -166,6 +167,14 @@ def test_a_certificate_imported_in_the_console_works_with_the_kid_keycloak_deriv
     smart_client(settings)[0].get_json(f"{settings.base_url}/Patient")
     assert len(realm.fhir.claims_for("pelvic-outcomes-console-cert")) == 1
 
+    # or give the imported certificate our kid: GET the client, add jwt.credential.kid, PUT it back
+    client = realm.admin.call("GET", f"/realms/{realm.name}/clients/{uuid}").json()
+    client["attributes"]["jwt.credential.kid"] = KID
+    realm.admin.call("PUT", f"/realms/{realm.name}/clients/{uuid}", json=client)
+    settings = our_settings(realm, tmp_path, "pelvic-outcomes-console-cert", key, key_id=KID)
+    smart_client(settings)[0].get_json(f"{settings.base_url}/Patient")
+    assert len(realm.fhir.claims_for("pelvic-outcomes-console-cert")) == 2
+
 
 def test_a_30_s_keycloak_token_is_reused_for_half_its_lifetime_then_renewed(realm: Realm, tmp_path: Path):
     key = new_key("RS384")
@@ -197,6 +206,9 @@ REFUSALS = {
     "unknown kid": (BAD_REQUEST, "invalid_client: Unable to load public key"),
     "unknown scope": (BAD_REQUEST, "invalid_scope: Invalid scopes: system/*.read"),
     "signature algorithm differs": (BAD_REQUEST, "invalid_client: invalid signature algorithm"),
+    "JWKS URL unreachable": (BAD_REQUEST, "invalid_client: Client authentication with signed JWT failed: Error when "
+                             "loading public keys: org.apache.http.conn.HttpHostConnectException: Connect to "
+                             "{address} [/127.0.0.1] failed: Connection refused"),
     "unknown client": (UNAUTHORIZED, "invalid_client: Invalid client or Invalid client credentials"),
     "no service account": (UNAUTHORIZED, "unauthorized_client: Client not enabled to retrieve service account"),
 }
@@ -207,6 +219,7 @@ def test_a_refusal_is_one_line_with_keycloaks_reason(realm: Realm, tmp_path: Pat
     client_id = "pelvic-outcomes-" + case.replace(" ", "-")
     key = new_key("RS384")
     auth: dict[str, Any] = {}
+    address = ""
     if case == "wrong key":
         realm.register(client_id, new_key("RS384"))  # Keycloak holds another key under our kid
     elif case == "unknown kid":
@@ -217,6 +230,9 @@ def test_a_refusal_is_one_line_with_keycloaks_reason(realm: Realm, tmp_path: Pat
         auth["scopes"] = ["system/*.read"]  # no client scope of that name
     elif case == "signature algorithm differs":
         realm.register(client_id, key, alg="RS256")
+    elif case == "JWKS URL unreachable":
+        address = _closed_port_address()
+        realm.register(client_id, key, jwks_url=f"http://{address}/jwks.json")
     elif case == "no service account":
         realm.register(client_id, key, serviceAccountsEnabled=False)
     settings = our_settings(realm, tmp_path, client_id, key, **auth)
@@ -224,15 +240,24 @@ def test_a_refusal_is_one_line_with_keycloaks_reason(realm: Realm, tmp_path: Pat
     with pytest.raises(FhirHTTPError) as caught:
         smart_client(settings)[0].get_json(f"{settings.base_url}/Patient")
     (status, reason), oauth = REFUSALS[case]
+    oauth = oauth.replace("{address}", address)
     assert str(caught.value) == f"server answered {reason}: {oauth} (HTTP {status}) [{realm.token_url}]"
     assert realm.fhir.claims_for(client_id) == []
+
+
+def _closed_port_address() -> str:
+    """127.0.0.1:<a port nothing listens on> (just released by us)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{probe.getsockname()[1]}"
 
 
 @pytest.mark.parametrize("alg", ["RS384", "ES384"])
 def test_keycloak_25_cannot_use_an_ec_key_imported_as_a_bare_jwk(realm: Realm, tmp_path: Path, alg: str):
     """Keys -> Import key -> JSON Web Key Set stores the key as a bare public key, which Keycloak 25 reads back
-    as RSA: the import succeeds, every ES384 token request then fails. Hence the recipe's JWKS URL or
-    certificate for EC keys. (If this starts passing for ES384 on a newer Keycloak, update the docs.)"""
+    as RSA: the import succeeds, every ES384 token request then fails (and Public Key PEM is refused with a
+    500). Hence the recipe's JWKS URL or certificate for EC keys. (If this fails because ES384 works on a newer
+    Keycloak, update docs/extraction.md.)"""
     client_id = f"pelvic-outcomes-bare-jwk-{alg.lower()}"
     key = new_key(alg)
     uuid = realm.register(client_id, key, route="import")
@@ -254,3 +279,7 @@ def test_keycloak_25_cannot_use_an_ec_key_imported_as_a_bare_jwk(realm: Realm, t
     description = message.split("invalid_client: ", 1)[1].split(" (HTTP 400)", maxsplit=1)[0]
     assert len(description) == 200 and description.endswith("…")  # Keycloak's Java exception, truncated
     assert "\n" not in message
+    public_pem = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo)
+    with pytest.raises(RuntimeError, match="HTTP 500"):  # and the Public Key PEM import fails outright
+        realm.admin.upload_jwt_credential(realm.name, uuid, "Public Key PEM", "smart-public.pem", public_pem)
