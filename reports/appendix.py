@@ -141,24 +141,44 @@ def _status(time: Any, event: Any, word: str) -> str:
     flag = fmt.as_float(event)
     if flag is None:
         return months
-    return f"{months} ({word})" if flag == 1 else f"{months} (censored)"
+    return f"{months} {word}" if flag == 1 else months
+
+
+def by_surgery_date(cohort: pd.DataFrame) -> pd.DataFrame:
+    """The cohort in order of surgery (then study id): the order of every per-patient listing."""
+    dates = cohort["surgery_date"] if "surgery_date" in cohort else pd.Series(pd.NaT, index=cohort.index)
+    frame = cohort.assign(_surgery=pd.to_datetime(dates, errors="coerce"),
+                          _sid=cohort["study_id"].astype(str))
+    return frame.sort_values(["_surgery", "_sid"], na_position="last")
+
+
+def _month(value: Any) -> str:
+    day = pd.to_datetime(value, errors="coerce")
+    return fmt.MISSING if pd.isna(day) else f"{day:%Y-%m}"
+
+
+def _sex_age(p: pd.Series) -> str:
+    sex = str(p.get("sex") or "")
+    letter = {"male": "M", "female": "F"}.get(sex, sex[:1].upper() or fmt.MISSING)
+    return f"{letter} {fmt.integer(p.get('age_at_surgery'))}"
 
 
 def patient_listing(cohort: pd.DataFrame, study: StudyDefinition) -> list[dict[str, str]]:
-    """One row per patient by study id; complications and events named where flagged."""
+    """One compact row per patient, in order of surgery: study id, month of surgery, sex and age, tumour,
+    resection and reconstruction, OS and PFS (months; † died, ▲ progressed), complications and events."""
     rows = []
-    for _, p in cohort.sort_values("study_id").iterrows():
-        flagged = [labels.flag(f) for f in study.flag_columns if f in p.index and fmt.as_float(p[f]) == 1]
+    for _, p in by_surgery_date(cohort).iterrows():
+        flagged = [labels.abbreviation(f) for f in study.flag_columns if f in p.index and fmt.as_float(p[f]) == 1]
         rows.append({
             "study_id": str(p["study_id"]),
-            "sex": str(p.get("sex", "")),
-            "age": fmt.integer(p.get("age_at_surgery")),
+            "surgery": _month(p.get("surgery_date")),
+            "sex_age": _sex_age(p),
             "diagnosis": str(p.get("diagnosis", "")),
             "zones": str(p.get("enneking_zones", "")),
             "margin": str(p.get("resection_margin", "")),
             "reconstruction": str(p.get("reconstruction", "")),
-            "os": _status(p.get("os_months"), p.get("os_event"), "died"),
-            "pfs": _status(p.get("pfs_months"), p.get("pfs_event"), "progressed"),
+            "os": _status(p.get("os_months"), p.get("os_event"), "†"),
+            "pfs": _status(p.get("pfs_months"), p.get("pfs_event"), "▲"),
             "flags": ", ".join(flagged) or "none",
         })
     return rows
@@ -173,15 +193,15 @@ def measure_columns(study: StudyDefinition) -> list[tuple[str, str]]:
 
 
 def measure_listing(measures: pd.DataFrame, cohort: pd.DataFrame, study: StudyDefinition) -> list[dict[str, Any]]:
-    """Per patient, the value at every analysed instrument and timepoint (— where none was in the window)."""
+    """Per patient (in order of surgery), the value at every analysed instrument and timepoint (— where none was
+    in the window), with the instrument's own decimals."""
     values = measures.drop_duplicates(["study_id", "instrument", "timepoint"]).set_index(
         ["study_id", "instrument", "timepoint"]
     )["value"]
     columns = measure_columns(study)
-    whole = measures.groupby("instrument")["value"].apply(lambda v: bool((v.dropna() % 1 == 0).all()))
-    digits = {i: 0 if whole.get(i, False) else 1 for i, _ in columns}
+    digits = {i: fmt.decimals_of(measures.loc[measures["instrument"] == i, "value"]) for i, _ in columns}
     rows = []
-    for sid in sorted(cohort["study_id"].astype(str)):
+    for sid in by_surgery_date(cohort)["study_id"].astype(str):
         cells = [fmt.number(values.get((sid, i, t)), digits[i]) for i, t in columns]
         rows.append({"study_id": sid, "cells": cells})
     return rows

@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from reports import labels
+
 # Words that tie an unscoped warning to a results.json subtree.
 KEYWORDS: dict[str, tuple[str, ...]] = {
     "repeated_measures.vas": ("VAS", "pain"),
@@ -28,6 +30,9 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
 }
 
 
+KINDS = {"small_n": "small sample", "p_value_floor": "p-value floor", "few_events": "few events"}
+
+
 @dataclass(frozen=True)
 class Caveat:
     number: int
@@ -36,8 +41,26 @@ class Caveat:
     scopes: tuple[str, ...]
 
     @property
+    def kind(self) -> str:
+        """The warning's code in words: ``small_n`` → ``small sample``."""
+        return KINDS.get(self.code, self.code.replace("_", " "))
+
+    @property
     def scope_text(self) -> str:
-        return ", ".join(self.scopes)
+        """The figures the caveat qualifies, in words (never a results.json path)."""
+        groups: dict[str, list[str]] = {}
+        for scope in self.scopes:
+            parent, _, last = scope.rpartition(".")
+            groups.setdefault(parent if parent else scope, []).append(last if parent else "")
+        described = []
+        for parent, leaves in groups.items():
+            if len(leaves) == 1:
+                described.append(labels.describe_path(f"{parent}.{leaves[0]}" if leaves[0] else parent))
+            else:
+                words = [labels.describe_path(leaf) for leaf in leaves]
+                words = [w[:1].lower() + w[1:] if w[1:2].islower() else w for w in words]
+                described.append(f"{labels.describe_path(parent)}: {', '.join(words)}")
+        return "; ".join(dict.fromkeys(described))
 
 
 def _scope_of(item: dict[str, Any]) -> str:
@@ -78,7 +101,7 @@ class Caveats:
 
     def __init__(self, warnings: Any) -> None:
         self.all: list[Caveat] = [
-            Caveat(number, code, message, tuple(s for s in scopes if s))
+            Caveat(number, code, labels.clinical(message), tuple(s for s in scopes if s))
             for number, ((code, message), scopes) in enumerate(_grouped(warnings).items(), start=1)
         ]
 

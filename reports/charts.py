@@ -109,37 +109,64 @@ def _wide(measures: pd.DataFrame, instrument: str, timepoints: Sequence[str]) ->
     return table.reindex(columns=list(timepoints))
 
 
-def _trend_panel(ax: Axes, wide: pd.DataFrame, summary: dict[str, Any], timepoints: Sequence[str]) -> None:
+def _trend_panel(
+    ax: Axes, wide: pd.DataFrame, summary: dict[str, Any], timepoints: Sequence[str], *,
+    scale: tuple[float, float] | None, progressed: frozenset[str],
+) -> None:
     x = np.array([month_of(t) for t in timepoints])
-    for _, row in wide.iterrows():
-        ax.plot(x, row.to_numpy(dtype=float), color=PATIENT, lw=0.7, alpha=0.8, marker="o", ms=2)
+    for sid, row in wide.iterrows():
+        marked = str(sid) in progressed
+        ax.plot(x, row.to_numpy(dtype=float), color=ACCENT if marked else PATIENT, lw=0.9 if marked else 0.7,
+                alpha=0.9 if marked else 0.8, marker="^" if marked else "o", ms=3 if marked else 2,
+                ls=(0, (3, 1.5)) if marked else "-", zorder=3 if marked else 2)
     stats = [summary.get(t) or {} for t in timepoints]
     med = np.array([as_float(s.get("median")) for s in stats], dtype=float)
     q1 = np.array([as_float(s.get("q1")) for s in stats], dtype=float)
     q3 = np.array([as_float(s.get("q3")) for s in stats], dtype=float)
-    ax.fill_between(x, q1, q3, color=BAND, alpha=0.55, lw=0, label="IQR")
-    ax.plot(x, med, color=INK, lw=2, marker="s", ms=4, label="Median")
+    ax.fill_between(x, q1, q3, color=BAND, alpha=0.55, lw=0, label="IQR", zorder=1)
+    ax.plot(x, med, color=INK, lw=2, marker="s", ms=4, label="Median", zorder=4)
     ax.plot([], [], color=PATIENT, lw=0.7, label="Patients")
+    if progressed & {str(s) for s in wide.index}:
+        ax.plot([], [], color=ACCENT, lw=0.9, ls=(0, (3, 1.5)), marker="^", ms=3, label="Progressed")
     ax.set_xticks(x, [labels.timepoint(t) if t == "pre" else f"{month_of(t):g}" for t in timepoints])
     ax.set_xlabel("Months after surgery")
+    if scale is not None:
+        low, high = scale
+        pad = 0.03 * (high - low)
+        ax.set_ylim(low - pad, high + pad)
     if not wide.notna().to_numpy().any():
         no_data(ax, "No values")
 
 
 def trend_chart(
-    measures: pd.DataFrame, results: dict[str, Any], instruments: Sequence[tuple[str, str]], timepoints: Sequence[str]
+    measures: pd.DataFrame,
+    results: dict[str, Any],
+    instruments: Sequence[tuple[str, str]],
+    timepoints: Sequence[str],
+    *,
+    scales: dict[str, tuple[float, float]] | None = None,
+    progressed: frozenset[str] = frozenset(),
 ) -> str:
-    """VAS and KPS side by side: a grey line per patient, the median with its IQR band."""
+    """The repeated instruments side by side: a grey line per patient (patients who progressed dashed, in the
+    accent colour), the median with its IQR band, each on the instrument's full scale (``scales``: the study
+    definition's min and max; VAS 0–10, KPS 0–100), not cut to the data."""
     with matplotlib.rc_context(RC):
         fig = new_figure(2.5)
         axes = fig.subplots(1, len(instruments), squeeze=False)[0]
         for ax, (name, label) in zip(axes, instruments, strict=True):
             summary = ((results.get("repeated_measures") or {}).get(name) or {}).get("timepoints") or {}
-            _trend_panel(ax, _wide(measures, name, timepoints), summary, timepoints)
+            scale = (scales or {}).get(name)
+            _trend_panel(ax, _wide(measures, name, timepoints), summary, timepoints, scale=scale,
+                         progressed=progressed)
             ax.set_ylabel(label)
             ax.set_title(labels.instrument_title(label), loc="left")
         handles, names = axes[0].get_legend_handles_labels()
-        fig.legend(handles, names, loc="outside upper right", ncols=3)
+        for ax in axes[1:]:
+            for handle, name in zip(*ax.get_legend_handles_labels(), strict=True):
+                if name not in names:
+                    handles.append(handle)
+                    names.append(name)
+        fig.legend(handles, names, loc="outside upper right", ncols=len(names))
         return to_svg(fig, "trends")
 
 

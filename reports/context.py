@@ -12,14 +12,25 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from config.study import StudyDefinition
-from reports import appendix, findings, labels, sections, survival
+from reports import appendix, bottomline, findings, flow, labels, sections, survival
 from reports import formatting as fmt
 from reports.caveats import Caveats
 from reports.changes import ChangeLog
 from reports.inputs import RunFiles
-from reports.table1 import table1
+from reports.table1 import halves, table1
 
 MONTH_DAYS = 30.4375
+IMPLANT = "implant"
+"""The name of the implant-survival endpoint among the report's endpoints (its chart is ``km_implant``)."""
+DEMO_LOCATION = "bundled demo cohort"
+DEMO_BANNER = ("These patients are invented (the bundled demo cohort): nothing in this report describes real "
+               "patients or may inform a clinical decision.")
+
+
+def is_demo(run: dict[str, Any]) -> bool:
+    """The run read the bundled demo cohort (run.json ``source.location``)."""
+    source = run.get("source")
+    return isinstance(source, dict) and str(source.get("location") or "").strip().lower() == DEMO_LOCATION
 
 
 def source_label(location: str, kind: str) -> str:
@@ -108,8 +119,11 @@ def cover(files: RunFiles, study: StudyDefinition, run: dict[str, Any], log: Cha
         "previous_cutoff": previous_cutoff,
         "changes": change_summary(log),
         "changes_note": log.note,
-        "run_warnings": [str(w) for w in run.get("warnings") or []],
+        "run_warnings": [str(w) for w in run.get("warnings") or []
+                         if not (pseudonym_flag(run, "development_key") and "development" in str(w)
+                                 and "key" in str(w))],  # said once, by the notice
         "notices": pseudonym_notices(run),
+        "demo": DEMO_BANNER if is_demo(run) else "",
     }
 
 
@@ -159,6 +173,7 @@ def methods(results: dict[str, Any], study: StudyDefinition, run: dict[str, Any]
         "schema_version": str(results.get("schema_version", "unknown")),
         "statements": statements(results.get("methods")),
         "study_source": str(run.get("study") or ""),
+        "index_procedures": ", ".join(study.index_procedure) or "as defined in the study file",
     }
 
 
@@ -167,21 +182,40 @@ def build_context(
 ) -> dict[str, Any]:
     results = files.results
     caveats = Caveats(results.get("warnings"))
+    digits = sections.instrument_digits(files.measures, study)
+    claims = findings.claims(results)
+    patient_flow = flow.patient_flow(files.cohort, results, files.quality, run, study)
+    endpoints = [survival.endpoint(results, name, caveats) for name, node in (results.get("survival") or {}).items()
+                 if isinstance(node, dict)]
+    implant = sections.implant(results)
+    if implant["survival"] is not None:
+        endpoints.append(survival.endpoint(results, IMPLANT, caveats, path="implant.survival",
+                                           title=f"Implant survival (free of {implant['endpoint']})"))
     return {
         "cover": cover(files, study, run, log),
-        "findings": findings.key_findings(results, study, caveats),
+        "bottom_line": bottomline.bottom_line(results, files.cohort, study, period=patient_flow["period"],
+                                              claim_counts=findings.claim_counts(claims), digits=digits),
+        "findings": findings.key_findings(results, study, caveats, digits),
         "caveats": caveats.all,
-        "claims": findings.claims(results),
+        "claims": claims,
+        "claim_counts": findings.claim_counts(claims),
+        "flow": patient_flow,
         "table1": table1(files.cohort, study),
+        "table1_halves": halves(table1(files.cohort, study)),
         "followup": survival.followup(results),
-        "repeated": sections.repeated(results, study, caveats),
-        "paired": sections.paired(results, study, caveats),
+        "repeated": sections.repeated(results, study, caveats, digits),
+        "responders": sections.responders(results, study),
+        "paired": sections.paired(results, study, caveats, digits),
         "events": sections.events(results, study, caveats),
+        "events_timing": any(r["timing"] not in ("", sections.NOT_AVAILABLE) for r in sections.events(
+            results, study, caveats)),
         "events_caveats": caveats.about("events"),
-        "survival": [survival.endpoint(results, name, caveats) for name in ("os", "pfs")],
+        "implant": implant,
+        "survival": endpoints,
         "methods": methods(results, study, run),
         "quality": appendix.quality_summary(files.quality, run.get("counts") or {}),
         "patients": appendix.patient_listing(files.cohort, study),
+        "flag_legend": "; ".join(f"{labels.abbreviation(f)} {labels.flag(f).lower()}" for f in study.flag_columns),
         "measure_columns": [
             {"instrument": labels.instrument(i), "timepoint": labels.timepoint(t)}
             for i, t in appendix.measure_columns(study)

@@ -1,4 +1,5 @@
-"""The key-findings page: every headline figure of results.json with its IQR or CI and its caveats.
+"""The key-findings page: every headline figure of results.json with its IQR or CI and its caveats, and the
+abstract's claims with their verdicts.
 
 Each row is ``{topic, estimate, test, refs}``; ``refs`` cites the numbered caveats whose scope is on the
 path of a figure in the row. Every number comes from results.json through :mod:`reports.formatting`, so
@@ -15,40 +16,46 @@ from reports import labels
 from reports.caveats import Caveats
 from reports.formatting import DASH, as_float
 from reports.inputs import dig
-from reports.sections import NOT_ESTIMABLE, describe_test
-from reports.survival import count_of, median_text, reverse_km_text
+from reports.sections import NOT_AVAILABLE, NOT_ESTIMABLE, describe_test, effect
+from reports.survival import completeness, count_of, landmark_cells, median_with_ci, one_event_note, reverse_km_text
 
 ARROW = " → "
-PAIRED_FIGURES = ("n", "mean_pre", "sd_pre", "mean_post", "sd_post", "t", "df", "p")
+PAIRED_FIGURES = ("n", "mean_pre", "sd_pre", "mean_post", "sd_post", "t", "df", "p", "mean_difference",
+                  "hodges_lehmann")
 
 
-def _row(topic: str, estimate: str | list[str], test: str, refs: str) -> dict[str, Any]:
-    """``estimate`` as a list: parts that must not break across lines, printed joined by arrows."""
+def _row(topic: str, estimate: str | list[str], test: str, refs: str, joiner: str = ARROW) -> dict[str, Any]:
+    """``estimate`` as a list: parts that must not break across lines, printed joined by ``joiner`` (arrows
+    for a course over time)."""
     parts = estimate if isinstance(estimate, list) else [estimate]
-    return {"topic": topic, "estimate": ARROW.join(parts), "parts": parts, "test": test, "refs": refs}
+    return {"topic": topic, "estimate": joiner.join(parts), "parts": parts, "joiner": joiner, "test": test,
+            "refs": refs}
 
 
-def _followup(results: dict[str, Any], caveats: Caveats) -> dict[str, str]:
+def _followup(results: dict[str, Any], caveats: Caveats) -> dict[str, Any]:
     fu = results.get("followup") or {}
     reverse = reverse_km_text(fu)
+    complete = completeness(fu)
     return _row(
         "Follow-up, months",
         f"median {fmt.months(fu.get('median_months'))} (range {fmt.months(fu.get('min_months'))}{DASH}"
         f"{fmt.months(fu.get('max_months'))}), mean {fmt.months(fu.get('mean_months'))}",
-        f"reverse Kaplan–Meier median {reverse}",
+        f"reverse Kaplan–Meier median {reverse}; completeness (Clark's C) {complete}",
         caveats.refs("followup"),
     )
 
 
-def _trend(results: dict[str, Any], name: str, study: StudyDefinition, caveats: Caveats) -> dict[str, str]:
+def _trend(results: dict[str, Any], name: str, study: StudyDefinition, caveats: Caveats,
+           digits: int) -> dict[str, Any]:
     path = f"repeated_measures.{name}"
     node = dig(results, path) or {}
     points = []
     for tp in study.analysis.repeated_timepoints:
         s = dig(node, f"timepoints.{tp}") or {}
-        points.append(f"{labels.timepoint(tp)} {fmt.median_iqr(s.get('median'), s.get('q1'), s.get('q3'))}")
+        points.append(f"{labels.timepoint(tp)} {fmt.median_iqr(s.get('median'), s.get('q1'), s.get('q3'), digits)}")
     fr = node.get("friedman") or {}
-    adjusted = [as_float(p.get("p_adjusted")) for p in node.get("pairwise") or [] if isinstance(p, dict)]
+    pairs = [p for p in node.get("pairwise") or [] if isinstance(p, dict)]
+    adjusted = [as_float(p.get("p_adjusted")) for p in pairs]
     known = [p for p in adjusted if p is not None]
     below = sum(p < study.analysis.alpha for p in known)
     pairwise = (
@@ -56,70 +63,119 @@ def _trend(results: dict[str, Any], name: str, study: StudyDefinition, caveats: 
         f"{study.analysis.alpha:g}, smallest adjusted {fmt.p_equation(min(known))}"
         if known else ""
     )
+    first, last = study.analysis.repeated_timepoints[0], study.analysis.repeated_timepoints[-1]
+    overall = next((p for p in pairs if p.get("a") == first and p.get("b") == last), None)
+    change = ""
+    if overall is not None:
+        hl = effect(overall, "hodges_lehmann", digits + 1)
+        if hl not in (NOT_AVAILABLE, NOT_ESTIMABLE):
+            change = f"; {labels.timepoint(first)} to {labels.timepoint(last)}, Hodges–Lehmann median change {hl}"
     instrument = study.instruments.get(name)
     return _row(
         f"{instrument.label if instrument else name}, median (IQR)",
         points,
-        describe_test("Friedman χ²", fr.get("statistic"), fr.get("df"), fr.get("p"), fr.get("n")) + pairwise,
+        describe_test("Friedman χ²", fr.get("statistic"), fr.get("df"), fr.get("p"), fr.get("n")) + pairwise + change,
         caveats.refs(f"{path}.timepoints", f"{path}.friedman", f"{path}.pairwise"),
     )
 
 
-def _paired(results: dict[str, Any], path: str, topic: str, unit: str, caveats: Caveats) -> dict[str, str]:
-    node = dig(results, path) or {}
+def _paired(node: dict[str, Any], path: str, topic: str, caveats: Caveats, *, unit: str,
+            digits: int) -> dict[str, Any]:
     suffix = f" {unit}" if unit else ""
-    before = fmt.mean_sd(node.get("mean_pre"), node.get("sd_pre"))
-    after = fmt.mean_sd(node.get("mean_post"), node.get("sd_post"))
+    times = [labels.timepoint(str(node.get(k))) + " " if node.get(k) else "" for k in ("before", "after")]
+    before = times[0] + fmt.mean_sd(node.get("mean_pre"), node.get("sd_pre"), digits + 1)
+    after = times[1] + fmt.mean_sd(node.get("mean_post"), node.get("sd_post"), digits + 1)
+    difference = effect(node, "mean_difference", digits + 1)
+    test = "paired " + describe_test("t", node.get("t"), node.get("df"), node.get("p"))
+    if difference not in (NOT_AVAILABLE, NOT_ESTIMABLE, fmt.MISSING):
+        test = f"mean difference {difference}{suffix}; {test}"
     return _row(
         topic,
         [before, f"{after}{suffix} (n = {fmt.integer(node.get('n'))})"],
-        "paired " + describe_test("t", node.get("t"), node.get("df"), node.get("p")),
+        test,
         caveats.refs(*(f"{path}.{key}" for key in PAIRED_FIGURES)),
     )
 
 
-def _survival(results: dict[str, Any], name: str, caveats: Caveats) -> dict[str, str]:
-    path = f"survival.{name}"
-    node = dig(results, path) or {}
+def _paired_rows(results: dict[str, Any], study: StudyDefinition, caveats: Caveats,
+                 digits: dict[str, int]) -> list[dict[str, Any]]:
+    rows = []
+    for name, node in (results.get("paired") or {}).items():
+        if not isinstance(node, dict):
+            continue
+        instrument = study.instruments.get(name)
+        unit = instrument.unit if instrument else ""
+        title = labels.instrument(name).removesuffix(f" ({unit})") if unit else labels.instrument(name)
+        groups = [("", node)] if "mean_pre" in node else [
+            (key, sub) for key, sub in node.items() if isinstance(sub, dict) and "mean_pre" in sub
+        ]
+        for key, sub in groups:
+            group = (f"without {labels.covariate_inline(key[3:])}" if key.startswith("no_") else
+                     f"with {labels.covariate_inline(key)}") if key else ""
+            topic = ", ".join(part for part in (title, group, "mean ± SD") if part)
+            path = f"paired.{name}.{key}" if key else f"paired.{name}"
+            rows.append(_paired(sub, path, topic, caveats, unit=unit, digits=digits.get(name, 1)))
+    return rows
+
+
+def _logrank_text(node: dict[str, Any]) -> str:
     logrank = node.get("logrank") or {}
     tests = ", ".join(
         f"{labels.covariate_inline(k)} {fmt.pvalue((v or {}).get('p'))}" for k, v in logrank.items()
     )
+    if not tests:
+        return NOT_ESTIMABLE
+    caveat = one_event_note(node)
+    return f"log-rank p ({caveat}): {tests}" if caveat else f"log-rank p: {tests}"
+
+
+def _survival(results: dict[str, Any], name: str, caveats: Caveats) -> dict[str, Any]:
+    path = f"survival.{name}"
+    node = dig(results, path) or {}
+    year = next((c for c in landmark_cells(node) if c["months"] == "12"), None)
+    parts = [median_with_ci(node), f"{count_of(node.get('events'), 'event')} in {fmt.integer(node.get('n'))}"]
+    if year and year["estimate"] != NOT_AVAILABLE:
+        parts.append(f"at 12 months {year['estimate']}")
     return _row(
-        f"{labels.ENDPOINTS.get(name, name)}, median",
-        f"{median_text(node)} ({count_of(node.get('events'), 'event')} in {fmt.integer(node.get('n'))})",
-        f"log-rank p: {tests}" if tests else NOT_ESTIMABLE,
-        caveats.refs(f"{path}.median_months", f"{path}.n", f"{path}.events", f"{path}.logrank"),
+        f"{labels.ENDPOINTS.get(name, labels.flag(name))}, median",
+        parts,
+        _logrank_text(node),
+        caveats.refs(f"{path}.median_months", f"{path}.n", f"{path}.events", f"{path}.logrank",
+                     f"{path}.landmarks"),
+        joiner="; ",
     )
 
 
-def _cox(results: dict[str, Any], caveats: Caveats) -> dict[str, str]:
-    parts, paths = [], []
-    for name in ("os", "pfs"):
-        model = dig(results, f"survival.{name}.cox.multivariable") or {}
+def _cox(results: dict[str, Any], caveats: Caveats) -> dict[str, Any]:
+    parts, paths, covariates = [], [], []
+    for name, node in (results.get("survival") or {}).items():
+        model = dig(node, "cox.multivariable") if isinstance(node, dict) else None
+        if not isinstance(model, dict):
+            continue
         paths.append(f"survival.{name}.cox.multivariable")
         estimable = bool(model.get("estimable")) and bool(model.get("terms"))
-        parts.append(f"{name.upper()}: {'estimated, see Survival' if estimable else NOT_ESTIMABLE}")
-    covariates = "covariates: sex, tumour category, resection margin, zone IV"
-    return _row("Cox model, multivariable", "; ".join(parts), covariates, caveats.refs(*paths))
+        parts.append(f"{labels.SHORT_ENDPOINTS.get(name, name.upper())}: "
+                     f"{'estimated, see Survival' if estimable else NOT_ESTIMABLE}")
+        for term in dig(node, "cox.univariable") or []:
+            covariate = str(term.get("covariate") or str(term.get("term", "")).partition("=")[0])
+            if covariate and labels.covariate_inline(covariate) not in covariates:
+                covariates.append(labels.covariate_inline(covariate))
+    return _row("Cox model, multivariable", "; ".join(parts) or NOT_ESTIMABLE,
+                f"covariates: {', '.join(covariates)}" if covariates else "", caveats.refs(*paths))
 
 
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def key_findings(results: dict[str, Any], study: StudyDefinition, caveats: Caveats) -> dict[str, Any]:
-    msts_t = " to ".join(labels.timepoint(t) for t in study.analysis.msts_timepoints)
-    sij_t = " to ".join(labels.timepoint(t) for t in study.analysis.sij_timepoints)
-    sij = "paired.sij_contralateral_mm"
+def key_findings(results: dict[str, Any], study: StudyDefinition, caveats: Caveats,
+                 digits: dict[str, int] | None = None) -> dict[str, Any]:
+    digits = digits or {}
     rows: list[dict[str, Any]] = [
         _followup(results, caveats),
-        *(_trend(results, name, study, caveats) for name in study.analysis.repeated_instruments),
-        _paired(results, "paired.msts93", f"MSTS 93, mean ± SD, {msts_t}", "", caveats),
-        _paired(results, f"{sij}.zone_iv", f"SIJ space, zone IV, {sij_t}", "mm", caveats),
-        _paired(results, f"{sij}.no_zone_iv", f"SIJ space, no zone IV, {sij_t}", "mm", caveats),
-        _survival(results, "os", caveats),
-        _survival(results, "pfs", caveats),
+        *(_trend(results, name, study, caveats, digits.get(name, 1)) for name in study.analysis.repeated_instruments),
+        *_paired_rows(results, study, caveats, digits),
+        *(_survival(results, name, caveats) for name in (results.get("survival") or {}) if name in ("os", "pfs")),
         _cox(results, caveats),
     ]
     events = [
@@ -145,10 +201,22 @@ def key_findings(results: dict[str, Any], study: StudyDefinition, caveats: Cavea
     }
 
 
-def claims(results: dict[str, Any]) -> list[dict[str, str]]:
-    """The abstract's inferential claims and whether the data support them, when results.json lists them.
+VERDICTS = {
+    "reproduced": ("✓", "reproduced"),
+    "contradicted": ("✗", "contradicted"),
+    "unattainable": ("⊘", "unattainable"),
+    "inconclusive": ("?", "inconclusive"),
+    "arithmetic error": ("≠", "arithmetic-error"),
+    "supported": ("✓", "reproduced"),  # results.json before the five verdicts
+    "not supported": ("✗", "contradicted"),
+}
 
-    Read from an optional ``claims[]`` of ``{claim, verdict | supported, evidence | reason}``.
+
+def claims(results: dict[str, Any]) -> list[dict[str, str]]:
+    """The abstract's claims, each with its verdict (one of five), the reason and the evidence.
+
+    Read from ``claims[]`` of ``{claim, verdict, reason, evidence, path}``; an older run's ``supported`` /
+    ``not supported`` are shown as they were, with the same styles as reproduced / contradicted.
     """
     rows = []
     for item in results.get("claims") or []:
@@ -157,9 +225,25 @@ def claims(results: dict[str, Any]) -> list[dict[str, str]]:
         verdict = item.get("verdict")
         if verdict is None and "supported" in item:
             verdict = "supported" if item["supported"] else "not supported"
+        text = str(verdict or fmt.MISSING)
+        symbol, style = VERDICTS.get(text, ("", "other"))
+        reason = labels.clinical(str(item.get("reason") or ""))
+        evidence = labels.clinical(str(item.get("evidence") or ""))
         rows.append({
             "claim": str(item.get("claim") or item.get("text") or ""),
-            "verdict": str(verdict or fmt.MISSING),
-            "evidence": str(item.get("evidence") or item.get("reason") or ""),
+            "verdict": text,
+            "symbol": symbol,
+            "style": style,
+            "reason": reason,
+            "evidence": "" if evidence == reason else evidence,
         })
     return rows
+
+
+def claim_counts(rows: list[dict[str, str]]) -> list[tuple[str, int]]:
+    """How many claims got each verdict, in the order of :data:`VERDICTS`."""
+    order = [v for v in VERDICTS]
+    counts = {v: sum(r["verdict"] == v for r in rows) for v in order}
+    others = sorted({r["verdict"] for r in rows} - set(order))
+    counts.update({v: sum(r["verdict"] == v for r in rows) for v in others})
+    return [(v, n) for v, n in counts.items() if n]

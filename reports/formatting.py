@@ -5,18 +5,22 @@ Missing figures (``None``, NaN, infinite) print as an em dash; the caller adds t
 ==================  ==========================  ===================
 figure              rule                        example
 ==================  ==========================  ===================
-median, IQR         1 decimal                   ``7.0 (6.0–8.5)``
-mean ± SD           2 decimals                  ``11.00 ± 4.12``
-percent, CI         1 decimal                   ``57.1% (18.4–90.1)``
+median, IQR         the measure's decimals      ``7.0 (6.0–8.5)``, KPS ``60 (40–60)``
+mean ± SD           one decimal more            ``11.0 ± 4.1`` (MSTS), ``7.07 ± 1.46`` (VAS)
+percent, CI         1 decimal                   ``57.1% (18.4 to 90.1)``
 months              1 decimal                   ``10.6``
 test statistic      2 decimals                  ``17.78``
+rank statistic      integer if whole            ``V = 28``, ``V = 5.5``
 degrees of freedom  integer if whole            ``3``
 p-value             3 decimals, floor 0.001     ``0.024``, ``< 0.001``
-hazard ratio, CI    2 decimals                  ``3.19 (0.29–35.46)``
-mean difference     2 decimals                  ``−0.63 (−0.92 to −0.35)``
+hazard ratio, CI    2 decimals                  ``3.19 (0.29 to 35.46)``
+difference, CI      one decimal more            ``−0.63 (−0.92 to −0.35)``
 ==================  ==========================  ===================
 
-A range uses an en dash, or "to" when a bound is negative.
+A range (IQR, min–max) uses an en dash, or "to" when a bound is negative; a confidence interval always
+uses "to" (one CI style in the whole report: ``0.02 to 1.45``). A measure's decimals are those of its
+values (:func:`decimals_of`): KPS in steps of 10 prints ``60``, VAS in half points ``7.5``; a median or
+quartile that needs one more decimal than that (``42.5``) gets it.
 """
 
 from __future__ import annotations
@@ -95,16 +99,44 @@ def interval(low: Any, high: Any, digits: int) -> str:
     return f"{number(lo, digits)}{joiner}{number(hi, digits)}"
 
 
-def median_iqr(median: Any, q1: Any, q3: Any) -> str:
+def ci(low: Any, high: Any, digits: int) -> str:
+    """A confidence interval: ``0.02 to 1.45`` (the report's one CI style); a missing bound prints as such."""
+    lo, hi = as_float(low), as_float(high)
+    if lo is None and hi is None:
+        return MISSING
+    return f"{number(lo, digits)} to {number(hi, digits)}"
+
+
+def exact(value: Any, digits: int, extra: int = 1) -> str:
+    """``value`` with ``digits`` decimals, or up to ``extra`` more when fewer would change it (42.5, not 42)."""
+    x = as_float(value)
+    if x is None:
+        return MISSING
+    for places in range(digits, digits + extra + 1):
+        if abs(round(x, places) - x) < 1e-9:
+            return number(x, places)
+    return number(x, digits + extra)
+
+
+def median_iqr(median: Any, q1: Any, q3: Any, digits: int = 1) -> str:
+    """``7.0 (6.0–8.5)``; with ``digits`` 0 (KPS) ``60 (40–60)``, one more decimal where a value needs it."""
     if as_float(median) is None:
         return MISSING
-    return f"{number(median, 1)} ({interval(q1, q3, 1)})"
+    lo, hi = as_float(q1), as_float(q3)
+    joiner = " to " if lo is not None and lo < 0 else DASH
+    quartiles = MISSING if lo is None or hi is None else f"{exact(lo, digits)}{joiner}{exact(hi, digits)}"
+    return f"{exact(median, digits)} ({quartiles})"
 
 
-def mean_sd(mean: Any, sd: Any) -> str:
+def mean_sd(mean: Any, sd: Any, digits: int = 2) -> str:
     if as_float(mean) is None:
         return MISSING
-    return f"{number(mean, 2)} ± {number(sd, 2)}"
+    return f"{number(mean, digits)} ± {number(sd, digits)}"
+
+
+def rank_statistic(value: Any) -> str:
+    """A rank-sum or signed-rank statistic (R's V, W): whole in most cases, ``28``; ``5.5`` with ties."""
+    return exact(value, 0, 1)
 
 
 def percent(value: Any) -> str:
@@ -115,7 +147,27 @@ def percent(value: Any) -> str:
 def percent_ci(value: Any, low: Any, high: Any) -> str:
     if as_float(value) is None:
         return MISSING
-    return f"{percent(value)} ({interval(low, high, 1)})"
+    return f"{percent(value)} ({ci(low, high, 1)})"
+
+
+def estimate_ci(value: Any, low: Any, high: Any, digits: int) -> str:
+    """``12.9 (8.9 to 16.8)``; the estimate alone when the interval is missing."""
+    if as_float(value) is None:
+        return MISSING
+    interval_text = ci(low, high, digits)
+    return number(value, digits) if interval_text == MISSING else f"{number(value, digits)} ({interval_text})"
+
+
+def decimals_of(values: Any, cap: int = 2) -> int:
+    """The decimals a measure is recorded with: 0 for KPS in tens, 1 for VAS in half points (at most ``cap``)."""
+    digits = 0
+    for value in values:
+        x = as_float(value)
+        if x is None:
+            continue
+        while digits < cap and abs(round(x, digits) - x) > 1e-9:
+            digits += 1
+    return digits
 
 
 def ci_percent(percent_value: Any, low: Any, high: Any, n: Any) -> tuple[float | None, float | None]:
@@ -141,7 +193,7 @@ def ci_percent(percent_value: Any, low: Any, high: Any, n: Any) -> tuple[float |
 def hazard_ratio(hr: Any, low: Any, high: Any) -> str:
     if as_float(hr) is None:
         return MISSING
-    return f"{number(hr, 2)} ({interval(low, high, 2)})"
+    return f"{number(hr, 2)} ({ci(low, high, 2)})"
 
 
 def quantile_rule(quantile_type: int) -> str:

@@ -1,7 +1,9 @@
 """Kaplan–Meier curves with confidence bands, censor marks and a numbers-at-risk table under the axis.
 
-The curve and its band come from ``results.json`` (the analysis owns the estimate); censor marks and
-numbers at risk at the tick marks come from the cohort table the estimate was computed from.
+The curve and its band come from ``results.json`` (the analysis owns the estimate). Numbers at risk every
+3 months come from results.json where it lists them, else from the cohort table the estimate was computed
+from; censor marks likewise. All endpoints of a report share one x-axis (``horizon``), so OS and PFS read
+side by side.
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ def at_risk(durations: pd.Series, ticks: np.ndarray) -> list[int]:
 
 
 def ticks_for(horizon: float) -> np.ndarray:
-    step = 6.0 if horizon <= 36 else 12.0
+    """Every 3 months up to three years of follow-up, then every 6 (to six years) or 12."""
+    step = 3.0 if horizon <= 36 else 6.0 if horizon <= 72 else 12.0
     return np.arange(0.0, horizon + 1e-9, step) if horizon > 0 else np.array([0.0])
 
 
@@ -59,17 +62,25 @@ def km_chart(
     *,
     censored: list[Any] | None = None,
     prefix: str = "km",
+    horizon: float | None = None,
+    risk: dict[float, int] | None = None,
 ) -> str:
     """One endpoint: the step curve, its 95% CI band, censor marks (+) and the numbers at risk.
 
     Censor marks are at ``censored`` (results.json ``censored_months``) when given, else at the cohort's
-    times without an event. ``prefix`` keeps the SVG's ids unique within the report.
+    times without an event. ``horizon`` is the x-axis' end shared by every endpoint (default: this one's
+    longest time); ``risk`` the numbers at risk by month from results.json (default: counted from
+    ``durations``). ``prefix`` keeps the SVG's ids unique within the report.
     """
     durations = pd.to_numeric(durations, errors="coerce")
     events = pd.to_numeric(events, errors="coerce").fillna(0)
-    horizon = float(durations.max()) if durations.notna().any() else 0.0
+    own = float(durations.max()) if durations.notna().any() else 0.0
+    horizon = max(horizon or 0.0, own)
     times, surv, low, high = step_points(km, horizon)
     ticks = ticks_for(horizon)
+    counts: list[int | None] = (
+        [risk.get(float(t)) for t in ticks] if risk else list(at_risk(durations, ticks))  # a month not listed: blank
+    )
     with matplotlib.rc_context(RC):
         fig = new_figure(2.7)
         ax, table = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [5, 1]})
@@ -89,17 +100,17 @@ def km_chart(
         ax.set_title(title, loc="left")
         ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=3, borderaxespad=0.2)
         ax.grid(axis="y", color="#dddddd", lw=0.5)
-        if not durations.notna().any():
+        if not durations.notna().any() and not km:
             no_data(ax, "No patients: not estimable")
-        _risk_table(table, ticks, at_risk(durations, ticks))
+        _risk_table(table, ticks, counts)
         pad = 0.02 * max(horizon, 1.0)
         table.set_xlim(-pad, max(horizon, float(ticks[-1])) + pad)
         return to_svg(fig, prefix)
 
 
-def _risk_table(ax: Any, ticks: np.ndarray, counts: list[int]) -> None:
+def _risk_table(ax: Any, ticks: np.ndarray, counts: list[int | None]) -> None:
     for t, n in zip(ticks, counts, strict=True):
-        ax.text(t, 0.5, str(n), ha="center", va="center", fontsize=7.5)
+        ax.text(t, 0.5, "" if n is None else str(n), ha="center", va="center", fontsize=7)
     ax.set_yticks([0.5], ["At risk"])
     ax.set_ylim(0, 1)
     ax.tick_params(axis="y", length=0)

@@ -1,8 +1,17 @@
-"""The result tables of the report body, as rows of display strings (the templates only lay them out)."""
+"""The result tables of the report body, as rows of display strings (the templates only lay them out).
+
+Effect sizes stand next to every p: the Hodges–Lehmann median difference and the mean difference, each with
+its 95% CI (results.json ``hodges_lehmann`` / ``mean_difference``); responders reaching an instrument's
+minimal clinically important difference with an exact CI; the implant's failures by Henderson type. A figure
+an older results.json lacks prints as "not available", never as a blank that reads like zero.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
+
+import pandas as pd
 
 from config.study import StudyDefinition
 from reports import formatting as fmt
@@ -12,6 +21,7 @@ from reports.formatting import as_float
 from reports.inputs import dig
 
 NOT_ESTIMABLE = "not estimable"
+NOT_AVAILABLE = "not available"
 
 
 def describe_test(name: str, value: Any, df: Any, p: Any, n: Any = None) -> str:
@@ -22,12 +32,45 @@ def describe_test(name: str, value: Any, df: Any, p: Any, n: Any = None) -> str:
     return text + (f", n = {fmt.integer(n)}" if as_float(n) is not None else "")
 
 
-def _timepoint_cells(node: dict[str, Any], tp: str) -> dict[str, str]:
+def instrument_digits(measures: pd.DataFrame, study: StudyDefinition) -> dict[str, int]:
+    """The decimals each instrument is recorded with in measures.csv (KPS 0, VAS 1): the report prints its
+    medians and quartiles with these, its means, SDs and differences with one more."""
+    digits = {name: 1 for name in study.instruments}
+    if {"instrument", "value"} <= set(measures.columns):
+        for name, values in measures.groupby("instrument")["value"]:
+            digits[str(name)] = fmt.decimals_of(values)
+    return digits
+
+
+def short_name(study: StudyDefinition, name: str) -> str:
+    return labels.instrument(name) if name in labels.INSTRUMENTS or name not in study.instruments \
+        else labels.instrument_title(study.instruments[name].label)
+
+
+def effect(node: dict[str, Any], key: str, digits: int) -> str:
+    """``−4.5 (−6.0 to −3.0)`` from ``{estimate, ci_lower, ci_upper}``; the older flat ``mean_difference``
+    with ``ci_lower``/``ci_upper`` beside it is read too; "not available" where results.json has neither."""
+    value = node.get(key)
+    if isinstance(value, dict):
+        if as_float(value.get("estimate")) is None:
+            return NOT_ESTIMABLE
+        level = as_float(value.get("conf_level"))
+        ci = fmt.ci(value.get("ci_lower"), value.get("ci_upper"), digits)
+        if ci == fmt.MISSING:
+            return fmt.number(value.get("estimate"), digits)
+        shown = f"{fmt.exact(100 * level, 0, 1)}% CI " if level is not None and level < 0.9495 else ""
+        return f"{fmt.number(value.get('estimate'), digits)} ({shown}{ci})"
+    if key == "mean_difference" and as_float(value) is not None:
+        return fmt.estimate_ci(value, node.get("ci_lower"), node.get("ci_upper"), digits)
+    return NOT_AVAILABLE
+
+
+def _timepoint_cells(node: dict[str, Any], tp: str, digits: int) -> dict[str, str]:
     s = dig(node, f"timepoints.{tp}") or {}
     return {
         "n": fmt.integer(s.get("n")),
-        "median_iqr": fmt.median_iqr(s.get("median"), s.get("q1"), s.get("q3")),
-        "mean_sd": fmt.mean_sd(s.get("mean"), s.get("sd")),
+        "median_iqr": fmt.median_iqr(s.get("median"), s.get("q1"), s.get("q3"), digits),
+        "mean_sd": fmt.mean_sd(s.get("mean"), s.get("sd"), digits + 1),
     }
 
 
@@ -35,129 +78,325 @@ def _pairs(node: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
     return {(str(p.get("a")), str(p.get("b"))): p for p in node.get("pairwise") or [] if isinstance(p, dict)}
 
 
-def repeated(results: dict[str, Any], study: StudyDefinition, caveats: Caveats) -> dict[str, Any]:
-    """VAS and KPS side by side: a row per timepoint, the Friedman tests, a row per pair of timepoints."""
+def _pairwise_rows(node: dict[str, Any], digits: int) -> list[dict[str, str]]:
+    return [
+        {
+            "pair": f"{labels.timepoint(a)} vs {labels.timepoint(b)}",
+            "statistic": fmt.rank_statistic(p.get("statistic")),
+            "p": fmt.pvalue(p.get("p")),
+            "p_adjusted": fmt.pvalue(p.get("p_adjusted")),
+            "hodges_lehmann": effect(p, "hodges_lehmann", digits + 1),
+            "mean_difference": effect(p, "mean_difference", digits + 1),
+        }
+        for (a, b), p in _pairs(node).items()
+    ]
+
+
+def repeated(results: dict[str, Any], study: StudyDefinition, caveats: Caveats,
+             digits: dict[str, int] | None = None) -> dict[str, Any]:
+    """The repeated instruments side by side: a row per timepoint, the Friedman tests, and per instrument a
+    row per pair of timepoints with its signed-rank test and effect sizes."""
+    digits = digits or {}
     names = list(study.analysis.repeated_instruments)
     nodes = [dig(results, f"repeated_measures.{name}") or {} for name in names]
     titles = [labels.instrument_title(study.instruments[n].label) if n in study.instruments else n for n in names]
     rows = [
-        {"timepoint": labels.timepoint(tp), "cells": [_timepoint_cells(node, tp) for node in nodes]}
+        {"timepoint": labels.timepoint(tp),
+         "cells": [_timepoint_cells(node, tp, digits.get(name, 1)) for name, node in zip(names, nodes, strict=True)]}
         for tp in study.analysis.repeated_timepoints
-    ]
-    pairs = [_pairs(node) for node in nodes]
-    order = list(dict.fromkeys(key for found in pairs for key in found))
-    pairwise = [
-        {
-            "pair": f"{labels.timepoint(a)} vs {labels.timepoint(b)}",
-            "cells": [
-                {
-                    "statistic": fmt.statistic((found.get((a, b)) or {}).get("statistic")),
-                    "p": fmt.pvalue((found.get((a, b)) or {}).get("p")),
-                    "p_adjusted": fmt.pvalue((found.get((a, b)) or {}).get("p_adjusted")),
-                }
-                for found in pairs
-            ],
-        }
-        for a, b in order
     ]
     friedman = []
     methods = []
-    for title, node in zip(titles, nodes, strict=True):
+    pairwise: list[dict[str, Any]] = []
+    for name, title, node in zip(names, titles, nodes, strict=True):
         fr = node.get("friedman") or {}
         friedman.append({"instrument": title, "text": describe_test(
             "χ²", fr.get("statistic"), fr.get("df"), fr.get("p"), fr.get("n"))})
         used = sorted({str(p.get("method")) for p in _pairs(node).values() if p.get("method")})
         if used:
             methods.append({"instrument": title, "text": "; ".join(used)})
+        found = _pairwise_rows(node, digits.get(name, 1))
+        if found:
+            pairwise.append({"instrument": title, "rows": found})
+    every: list[dict[str, str]] = [row for block in pairwise for row in block["rows"]]
     return {
         "instruments": titles,
         "labels": [study.instruments[n].label if n in study.instruments else n for n in names],
         "rows": rows,
         "friedman": friedman,
         "pairwise": pairwise,
+        "effects": any(r["hodges_lehmann"] != NOT_AVAILABLE or r["mean_difference"] != NOT_AVAILABLE for r in every),
         "methods": methods,
         "caveats": caveats.about("repeated_measures"),
     }
 
 
 def _with_unit(text: str, unit: str) -> str:
-    return f"{text} {unit}" if unit and text != fmt.MISSING else text
-
-
-def _difference(node: dict[str, Any], unit: str) -> str:
-    """Mean difference after − before with its 95% CI, when results.json gives it."""
-    if as_float(node.get("mean_difference")) is None:
-        return fmt.MISSING
-    text = f"{fmt.number(node['mean_difference'], 2)} ({fmt.interval(node.get('ci_lower'), node.get('ci_upper'), 2)})"
-    return _with_unit(text, unit)
-
-
-def _paired_row(label: str, node: dict[str, Any], unit: str) -> dict[str, str]:
-    return {
-        "label": label,
-        "n": fmt.integer(node.get("n")),
-        "before": _with_unit(fmt.mean_sd(node.get("mean_pre"), node.get("sd_pre")), unit),
-        "after": _with_unit(fmt.mean_sd(node.get("mean_post"), node.get("sd_post")), unit),
-        "difference": _difference(node, unit),
-        "test": describe_test("t", node.get("t"), node.get("df"), node.get("p")),
-    }
+    return f"{text} {unit}" if unit and text not in (fmt.MISSING, NOT_AVAILABLE, NOT_ESTIMABLE) else text
 
 
 def _rank_test(node: Any, symbol: str) -> str:
-    """``V = 0.00, p = 0.018 (exact)`` for a rank test in results.json, or an empty string."""
+    """``V = 28, p = 0.022 (normal approximation …)`` for a rank test in results.json, or an empty string."""
     if not isinstance(node, dict) or as_float(node.get("p")) is None:
         return ""
     method = f" ({node['method']})" if node.get("method") else ""
-    return f"{symbol} = {fmt.statistic(node.get('statistic'))}, {fmt.p_equation(node.get('p'))}{method}"
+    return f"{symbol} = {fmt.rank_statistic(node.get('statistic'))}, {fmt.p_equation(node.get('p'))}{method}"
 
 
-def _between(node: Any, unit: str) -> str:
-    """The between-group comparison of the change: Welch t and the rank-sum test, when results.json has it."""
-    if not isinstance(node, dict):
-        return ""
-    with_iv = _with_unit(fmt.mean_sd(node.get("mean_change_zone_iv"), node.get("sd_change_zone_iv")), unit)
-    without = _with_unit(fmt.mean_sd(node.get("mean_change_no_zone_iv"), node.get("sd_change_no_zone_iv")), unit)
-    change = f"mean change {with_iv} with zone IV vs {without} without"
-    welch = describe_test("Welch t", node.get("t"), node.get("df"), node.get("p"))
-    rank = _rank_test(node.get("rank_sum"), "rank-sum W")
-    return f"{change}; {welch}" + (f"; {rank}" if rank else "")
-
-
-def paired(results: dict[str, Any], study: StudyDefinition, caveats: Caveats) -> dict[str, Any]:
-    msts = dig(results, "paired.msts93") or {}
-    sij = dig(results, "paired.sij_contralateral_mm") or {}
-    unit = study.instruments["sij_contralateral_mm"].unit if "sij_contralateral_mm" in study.instruments else "mm"
-    a_m, b_m = study.analysis.msts_timepoints
-    a_s, b_s = study.analysis.sij_timepoints
+def _paired_row(label: str, node: dict[str, Any], digits: int) -> dict[str, str]:
+    """A row of a paired table; the unit is in the table's header, not in every cell."""
+    found = node.get("wilcoxon")
+    wilcoxon: dict[str, Any] = found if isinstance(found, dict) else {}
     return {
-        "msts_times": (labels.timepoint(a_m), labels.timepoint(b_m)),
-        "sij_times": (labels.timepoint(a_s), labels.timepoint(b_s)),
-        "msts": _paired_row("All patients", msts, ""),
-        "msts_wilcoxon": _rank_test(msts.get("wilcoxon"), "V"),
-        "sij": [
-            _paired_row("Zone IV", sij.get("zone_iv") or {}, unit),
-            _paired_row("No zone IV", sij.get("no_zone_iv") or {}, unit),
-        ],
-        "sij_between": _between(sij.get("between_groups"), unit),
-        "caveats": caveats.about("paired"),
+        "label": label,
+        "n": fmt.integer(node.get("n")),
+        "before": fmt.mean_sd(node.get("mean_pre"), node.get("sd_pre"), digits + 1),
+        "after": fmt.mean_sd(node.get("mean_post"), node.get("sd_post"), digits + 1),
+        "difference": effect(node, "mean_difference", digits + 1),
+        "hodges_lehmann": effect(node, "hodges_lehmann", digits + 1),
+        "test": describe_test("t", node.get("t"), node.get("df"), node.get("p")),
+        "p": fmt.pvalue(node.get("p")),
+        "p_rank": fmt.pvalue(wilcoxon.get("p")),
     }
 
 
+def _between(node: Any, unit: str, digits: int, group: str) -> str:
+    """The between-group comparison of the change: Welch t and the rank-sum test, when results.json has it."""
+    if not isinstance(node, dict):
+        return ""
+    with_group = _with_unit(fmt.mean_sd(node.get(f"mean_change_{group}"), node.get(f"sd_change_{group}"), digits),
+                            unit)
+    without = _with_unit(fmt.mean_sd(node.get(f"mean_change_no_{group}"), node.get(f"sd_change_no_{group}"), digits),
+                         unit)
+    change = f"mean change {with_group} with {labels.covariate_inline(group)} vs {without} without"
+    welch = describe_test("Welch t", node.get("t"), node.get("df"), node.get("p"))
+    rank = _rank_test(node.get("rank_sum"), "rank-sum W")
+    effects = [f"{word} {text}" for word, text in (
+        ("difference in mean change", effect(node, "mean_difference", digits)),
+        ("Hodges–Lehmann difference", effect(node, "hodges_lehmann", digits)),
+    ) if text not in (NOT_AVAILABLE, NOT_ESTIMABLE)]
+    return "; ".join([change, welch, *([rank] if rank else []), *effects])
+
+
+def _is_comparison(node: Any) -> bool:
+    return isinstance(node, dict) and "mean_pre" in node
+
+
+def paired(results: dict[str, Any], study: StudyDefinition, caveats: Caveats,
+           digits: dict[str, int] | None = None) -> list[dict[str, Any]]:
+    """One block per instrument of results.json ``paired``: its comparison of two timepoints overall, or one
+    row per subgroup (``<group>`` / ``no_<group>``) with the between-group comparison of the change."""
+    digits = digits or {}
+    blocks = []
+    for name, node in (results.get("paired") or {}).items():
+        if not isinstance(node, dict):
+            continue
+        instrument = study.instruments.get(name)
+        unit = instrument.unit if instrument else ""
+        d = digits.get(name, 1)
+        if _is_comparison(node):
+            rows = [_paired_row("All patients", node, d)]
+            first = node
+            between = ""
+        else:
+            groups = [(key, sub) for key, sub in node.items() if _is_comparison(sub)]
+            rows = [_paired_row(_group_label(key), sub, d) for key, sub in groups]
+            first = groups[0][1] if groups else {}
+            base = next((key for key, _ in groups if not key.startswith("no_")), "")
+            between = _between(node.get("between_groups"), unit, d + 1, base)
+        times = (labels.timepoint(str(first.get("before", "pre"))), labels.timepoint(str(first.get("after", ""))))
+        blocks.append({
+            "name": name,
+            "title": instrument.label if instrument else labels.instrument(name),
+            "unit": unit,
+            "times": times,
+            "rows": rows,
+            "hodges_lehmann": any(r["hodges_lehmann"] != NOT_AVAILABLE for r in rows),
+            "wilcoxon": _rank_test(first.get("wilcoxon"), "V") if _is_comparison(node) else "",
+            "between": between,
+            "caveats": caveats.about(f"paired.{name}"),
+        })
+    return blocks
+
+
+def _group_label(key: str) -> str:
+    if key.startswith("no_"):
+        return f"No {labels.covariate_inline(key[3:])}"
+    return labels.covariate(key)
+
+
+# --------------------------------------------------------------------------- responders
+
+
+def _entries(raw: Any, key_name: str) -> Iterable[tuple[str, dict[str, Any]]]:
+    """(name, record) pairs from ``{name: record | [records]}`` or ``[{key_name: name, …}]``."""
+    if isinstance(raw, dict):
+        for name, value in raw.items():
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, dict):
+                    yield str(name), item
+    elif isinstance(raw, list):
+        for item in raw:
+            if isinstance(item, dict):
+                yield str(item.get(key_name) or item.get("name") or ""), item
+
+
+def _share(item: dict[str, Any]) -> tuple[str, str]:
+    """(``k/n``, ``percent (exact CI)``) of a count record: ``count``/``responders``, ``n``, ``percent``, CI."""
+    count = item.get("count", item.get("responders", item.get("k")))
+    n = item.get("n")
+    percent = as_float(item.get("percent"))
+    c, total = as_float(count), as_float(n)
+    if percent is None and c is not None and total:
+        percent = 100 * c / total
+    low, high = fmt.ci_percent(percent, item.get("ci_lower"), item.get("ci_upper"), n)
+    return f"{fmt.integer(count)}/{fmt.integer(n)}", fmt.percent_ci(percent, low, high)
+
+
+def _comparison(item: dict[str, Any]) -> str:
+    pairs = (("a", "b"), ("before", "after"), ("from", "to"))
+    for first, second in pairs:
+        if item.get(first) and item.get(second):
+            return f"{labels.timepoint(str(item[first]))} to {labels.timepoint(str(item[second]))}"
+    return labels.timepoint(str(item["timepoint"])) if item.get("timepoint") else ""
+
+
+def responders(results: dict[str, Any], study: StudyDefinition) -> list[dict[str, str]]:
+    """Patients reaching the minimal clinically important difference, per instrument and timepoint
+    (results.json ``responders.<instrument> {mcid, better, baseline, timepoints[]}``)."""
+    rows = []
+    for name, item in _entries(results.get("responders"), "instrument"):
+        instrument = study.instruments.get(name)
+        nested = item.get("timepoints") or item.get("comparisons")
+        records = list(_entries(nested, "timepoint")) if isinstance(nested, list | dict) else [("", item)]
+        baseline = str(item.get("baseline") or "")
+        better = str(item.get("better") or item.get("direction") or "")
+        for _key, record in records:
+            count, share = _share(record)
+            mcid = as_float(record.get("mcid", item.get("mcid")))
+            unit = instrument.unit if instrument else ""
+            later = str(record.get("timepoint") or "")
+            comparison = (f"{labels.timepoint(baseline)} to {labels.timepoint(later)}" if baseline and later
+                          else _comparison(record))
+            sign = "−" if better == "lower" else "+" if better == "higher" else ""
+            rows.append({
+                "instrument": labels.instrument_title(instrument.label) if instrument else labels.instrument(name),
+                "mcid": _with_unit(f"{sign}{fmt.exact(mcid, 0, 2)}", unit) if mcid is not None else fmt.MISSING,
+                "direction": f"{better} is better" if better in ("lower", "higher") else better,
+                "comparison": comparison,
+                "count": count,
+                "share": share,
+            })
+    return rows
+
+
+# --------------------------------------------------------------------------- events and implant
+
+
+def _timing(item: dict[str, Any]) -> str:
+    """Days from surgery to onset: ``median 45 (12–120)`` from a record ``{median, min, max}`` (or its quartiles)
+    or a list of days; "not available" where results.json has no timing."""
+    for key in ("days_from_surgery", "timing", "onset_days", "days"):
+        value = item.get(key)
+        if isinstance(value, list):
+            days = sorted(x for x in (as_float(v) for v in value) if x is not None)
+            if not days:
+                return fmt.MISSING
+            middle = len(days) // 2
+            median = as_float(item.get("median_days_from_surgery"))
+            if median is None:
+                median = days[middle] if len(days) % 2 else (days[middle - 1] + days[middle]) / 2
+            value = {"median": median, "min": days[0], "max": days[-1]}
+        if isinstance(value, dict):
+            median = as_float(value.get("median"))
+            if median is None:
+                return fmt.MISSING
+            low = value.get("min", value.get("q1"))
+            high = value.get("max", value.get("q3"))
+            spread = fmt.interval(low, high, 0)
+            return fmt.exact(median, 0) if spread == fmt.MISSING or as_float(low) == as_float(high) \
+                else f"{fmt.exact(median, 0)} ({spread})"
+    median = as_float(item.get("median_days"))
+    if median is not None:
+        return f"{fmt.exact(median, 0)} ({fmt.interval(item.get('min_days'), item.get('max_days'), 0)})"
+    return NOT_AVAILABLE
+
+
 def events(results: dict[str, Any], study: StudyDefinition, caveats: Caveats) -> list[dict[str, str]]:
-    """Complications, then events, each with count/n, percent and the exact 95% CI."""
+    """Complications, then events, each with count/n, percent, the exact 95% CI and the days from surgery."""
     rows = []
     for item in results.get("events") or []:
         if not isinstance(item, dict):
             continue
         name = str(item.get("name", ""))
+        count = as_float(item.get("count"))
         rows.append({
             "name": labels.flag(name),
             "kind": "complication" if name in study.complications else "event",
             "count": f"{fmt.integer(item.get('count'))}/{fmt.integer(item.get('n'))}",
             "percent": fmt.percent(item.get("percent")),
-            "ci": fmt.interval(
+            "ci": fmt.ci(
                 *fmt.ci_percent(item.get("percent"), item.get("ci_lower"), item.get("ci_upper"), item.get("n")), 1
             ),
+            "timing": _timing(item) if count else "",
         })
     rows.sort(key=lambda r: r["kind"] != "complication")
     return rows
+
+
+HENDERSON = {
+    1: "Type 1, soft-tissue failure",
+    2: "Type 2, aseptic loosening",
+    3: "Type 3, structural failure",
+    4: "Type 4, infection",
+    5: "Type 5, tumour progression",
+}
+
+
+def _henderson_type(name: str, item: dict[str, Any]) -> int | None:
+    for value in (item.get("type"), item.get("henderson"), name):
+        number = as_float(value)
+        if number is not None and int(number) in HENDERSON:
+            return int(number)
+    return None
+
+
+def _failure_row(name: str, item: dict[str, Any]) -> dict[str, Any]:
+    number = _henderson_type(name, item)
+    count, share = _share(item)
+    flags = [labels.flag(str(f)).lower() for f in item.get("flags") or []]
+    title = HENDERSON.get(number, "") if number else ""
+    return {
+        "type": title or labels.flag(str(item.get("name") or name)),
+        "detail": ", ".join(flags) or str(item.get("name") or ""),
+        "count": count,
+        "share": share,
+        "order": number or 99,
+    }
+
+
+def implant(results: dict[str, Any]) -> dict[str, Any]:
+    """Failures by Henderson type (and any type), reoperations with their timing, and the implant-survival
+    endpoint's name; ``available`` False for an older run without results.json ``implant``."""
+    node = results.get("implant")
+    if not isinstance(node, dict):
+        return {"available": False, "failures": [], "any_failure": None, "reoperations": [], "endpoint": "",
+                "survival": None}
+    failures = sorted((_failure_row(name, item) for name, item in _entries(node.get("failure_types"), "type")),
+                      key=lambda r: r["order"])
+    anything = node.get("any_failure")
+    reoperations = []
+    for name, item in _entries(node.get("reoperations"), "name"):
+        count, share = _share(item)
+        reoperations.append({"what": labels.flag(name) if name else "Reoperation", "count": count, "share": share,
+                             "timing": _timing(item) if as_float(item.get("count")) else ""})
+    endpoint = str(node.get("survival_endpoint") or "")
+    survival = node.get("survival") if isinstance(node.get("survival"), dict) else None
+    return {
+        "available": True,
+        "failures": failures,
+        "any_failure": _failure_row("any", anything) if isinstance(anything, dict) else None,
+        "reoperations": reoperations,
+        "endpoint": labels.flag(endpoint).lower() if endpoint else "",
+        "survival": survival,
+    }

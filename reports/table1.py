@@ -37,7 +37,7 @@ def _age(values: pd.Series) -> list[dict[str, Any]]:
     sd = ages.std(ddof=1) if len(ages) > 1 else None
     return [
         {"label": "Age at surgery, years", "value": "", "level": 0},
-        {"label": "mean ± SD", "value": fmt.mean_sd(ages.mean() if len(ages) else None, sd), "level": 1},
+        {"label": "mean ± SD", "value": fmt.mean_sd(ages.mean() if len(ages) else None, sd, 1), "level": 1},
         {"label": "range", "value": fmt.interval(ages.min(), ages.max(), 0) if len(ages) else fmt.MISSING, "level": 1},
     ]
 
@@ -71,3 +71,12 @@ def table1(cohort: pd.DataFrame, study: StudyDefinition) -> list[dict[str, Any]]
     rows += _categorical("Resection margin", frame["resection_margin"], list(study.margin_values))
     rows += _categorical("Reconstruction", frame["reconstruction"], list(study.index_procedure))
     return rows
+
+
+def halves(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Table 1 in two columns side by side, split at the heading row nearest the middle (half a page, not one)."""
+    starts = [i for i, row in enumerate(rows) if row["level"] == 0 and i > 0]
+    if not starts:
+        return [rows]
+    cut = min(starts, key=lambda i: abs(2 * i - len(rows)))
+    return [rows[:cut], rows[cut:]]

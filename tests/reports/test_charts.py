@@ -67,11 +67,12 @@ def test_km_steps_start_at_one_and_run_to_the_last_follow_up() -> None:
     assert kmplot.survival_at(times, surv, 4.5) == 0.857 and kmplot.survival_at(times, surv, 4.9) == 0.714
 
 
-def test_numbers_at_risk_count_patients_still_followed_at_each_tick() -> None:
+def test_numbers_at_risk_count_patients_still_followed_every_three_months() -> None:
     durations = pd.Series([6.0, 18.2, 12.4, 10.1, 7.3, 6.2, 14.0])
     ticks = kmplot.ticks_for(18.2)
-    assert list(ticks) == [0.0, 6.0, 12.0, 18.0]
-    assert kmplot.at_risk(durations, ticks) == [7, 7, 3, 1]
+    assert list(ticks) == [0.0, 3.0, 6.0, 9.0, 12.0, 15.0, 18.0]
+    assert kmplot.at_risk(durations, ticks) == [7, 7, 7, 4, 3, 1, 1]
+    assert list(kmplot.ticks_for(40.0))[:3] == [0.0, 6.0, 12.0]  # beyond three years every 6 months
 
 
 def test_charts_survive_empty_data() -> None:

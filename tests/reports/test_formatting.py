@@ -28,11 +28,25 @@ def test_negative_numbers_use_a_true_minus_and_negative_zero_is_zero() -> None:
 def test_summaries() -> None:
     assert fmt.median_iqr(7, 6, 8.5) == "7.0 (6.0–8.5)"
     assert fmt.mean_sd(11, 4.2) == "11.00 ± 4.20"
-    assert fmt.percent_ci(57.142857, 18.405, 90.101) == "57.1% (18.4–90.1)"
-    assert fmt.hazard_ratio(3.1898, 0.287, 35.457) == "3.19 (0.29–35.46)"
-    assert fmt.interval(-0.92, -0.35, 2) == "−0.92 to −0.35"
+    assert fmt.interval(-0.92, -0.35, 2) == "−0.92 to −0.35"  # a range with a negative bound
     assert fmt.df(3) == "3" and fmt.df(3.9025) == "3.90"
     assert fmt.median_iqr(None, 1, 2) == "—" and fmt.hazard_ratio(None, None, None) == "—"
+
+
+def test_every_confidence_interval_reads_low_to_high_in_one_style() -> None:
+    assert fmt.percent_ci(57.142857, 18.405, 90.101) == "57.1% (18.4 to 90.1)"
+    assert fmt.hazard_ratio(3.1898, 0.287, 35.457) == "3.19 (0.29 to 35.46)"
+    assert fmt.estimate_ci(0.733, 0.0177, 1.448, 2) == "0.73 (0.02 to 1.45)"
+    assert fmt.estimate_ci(-0.633, -0.92, -0.35, 2) == "−0.63 (−0.92 to −0.35)"
+    assert fmt.ci(None, 0.5, 1) == "— to 0.5" and fmt.ci(None, None, 1) == "—"
+
+
+def test_decimals_follow_the_measure_kps_in_tens_vas_in_half_points() -> None:
+    assert fmt.decimals_of([40, 60.0, 80]) == 0 and fmt.decimals_of([7.5, 2.0]) == 1
+    assert fmt.median_iqr(60, 40, 60, 0) == "60 (40–60)"  # KPS 60, not 60.0
+    assert fmt.median_iqr(60, 42.5, 70, 0) == "60 (42.5–70)"  # a quartile between two values keeps its half
+    assert fmt.mean_sd(51.43, 10.69, 1) == "51.4 ± 10.7"
+    assert fmt.rank_statistic(28.0) == "28" and fmt.rank_statistic(5.5) == "5.5"  # V = 28, not 28.00
 
 
 @pytest.mark.parametrize("percent, low, high, n, expected", [

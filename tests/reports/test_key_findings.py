@@ -11,6 +11,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from config.study import StudyDefinition
 from reports import formatting as fmt
 from reports import render_report
@@ -27,8 +29,16 @@ def findings_page(pages: list[str]) -> str:
     return re.sub(r"Run \S+ Page \d+ of \d+", "", page)
 
 
+def digits() -> dict[str, int]:
+    """Each instrument's decimals in the fixture's measures.csv: KPS and MSTS 93 whole, VAS and SIJ 1."""
+    measures = pd.read_csv(FIXTURES / "measures.csv")
+    return {str(name): fmt.decimals_of(values) for name, values in measures.groupby("instrument")["value"]}
+
+
 def expected_strings(results: dict[str, Any]) -> list[str]:
-    """Every headline figure, formatted by the rules of reports.formatting."""
+    """Every headline figure, formatted by the rules of reports.formatting (medians with the measure's decimals,
+    means and SDs with one more)."""
+    d = digits()
     fu = results["followup"]
     out = [
         f"{results['n_patients']} patients",
@@ -40,7 +50,7 @@ def expected_strings(results: dict[str, Any]) -> list[str]:
         node = results["repeated_measures"][name]
         for tp in TIMEPOINTS:
             s = node["timepoints"][tp]
-            out.append(f"{TIMEPOINT_WORDS[tp]} {fmt.median_iqr(s['median'], s['q1'], s['q3'])}")
+            out.append(f"{TIMEPOINT_WORDS[tp]} {fmt.median_iqr(s['median'], s['q1'], s['q3'], d[name])}")
         fr = node["friedman"]
         out.append(f"Friedman χ² = {fmt.statistic(fr['statistic'])}, df = {fr['df']}, "
                    f"{fmt.p_equation(fr['p'])}, n = {fr['n']}")
@@ -48,19 +58,22 @@ def expected_strings(results: dict[str, Any]) -> list[str]:
         out.append(f"smallest adjusted {fmt.p_equation(smallest)}")
     paired = results["paired"]
     sij = paired["sij_contralateral_mm"]
-    for node in (paired["msts93"], sij["zone_iv"], sij["no_zone_iv"]):
-        before, after = fmt.mean_sd(node["mean_pre"], node["sd_pre"]), fmt.mean_sd(node["mean_post"], node["sd_post"])
-        out.append(f"{before} → {after}")
+    for name, node in (("msts93", paired["msts93"]), ("sij_contralateral_mm", sij["zone_iv"]),
+                       ("sij_contralateral_mm", sij["no_zone_iv"])):
+        before = fmt.mean_sd(node["mean_pre"], node["sd_pre"], d[name] + 1)
+        after = fmt.mean_sd(node["mean_post"], node["sd_post"], d[name] + 1)
+        when = [f"{TIMEPOINT_WORDS[node[k]]} " if k in node else "" for k in ("before", "after")]
+        out.append(f"{when[0]}{before} → {when[1]}{after}")
         out.append(f"(n = {node['n']})")
         out.append(f"paired t = {fmt.statistic(node['t'])}, df = {node['df']}, {fmt.p_equation(node['p'])}")
     for event in results["events"]:
         scale = 100 if event["ci_upper"] <= 1 else 1  # results.json may give the CI as a proportion
-        ci = f"{event['ci_lower'] * scale:.1f}–{event['ci_upper'] * scale:.1f}"
+        ci = f"{event['ci_lower'] * scale:.1f} to {event['ci_upper'] * scale:.1f}"
         out.append(f"{event['count']}/{event['n']} {event['percent']:.1f}% ({ci})")
     for name in ("os", "pfs"):
         node = results["survival"][name]
         word = "event" if node["events"] == 1 else "events"
-        out.append(f"not reached ({node['events']} {word} in {node['n']})")
+        out.append(f"not reached; {node['events']} {word} in {node['n']}")
         for covariate, test in node["logrank"].items():
             label = {"sex": "sex", "tumor_category": "tumour category", "resection_margin": "resection margin",
                      "zone_iv": "zone IV involvement"}[covariate]
@@ -78,9 +91,9 @@ def test_every_headline_figure_of_results_json_is_on_the_key_findings_page(
 
 def test_key_findings_match_the_abstract_shaped_fixture_literally(pages: list[str]) -> None:
     page = findings_page(pages)
-    for text in ("7 patients", "Pre-op 7.0 (6.0–8.5)", "1 month 4.0 (3.5–5.0)", "6 months 2.5 (2.0–3.2)",
-                 "Pre-op 60.0 (40.0–60.0)", "11.00 ± 4.12 → 23.86 ± 3.89", "57.1% (18.4–90.1)",
-                 "14.3% (0.4–57.9)", "0/7 0.0% (0.0–41.0)", "not reached (1 event in 7)", "p < 0.001"):
+    for text in ("7 patients", "Pre-op 7.0 (6.0–8.5)", "1 month 4.0 (3.5–5.0)", "6 months 2.5 (2.0–3.25)",
+                 "Pre-op 60 (40–60)", "Pre-op 11.0 ± 4.1 → 3 months 23.9 ± 3.9", "57.1% (18.4 to 90.1)",
+                 "14.3% (0.4 to 57.9)", "0/7 0.0% (0.0 to 41.0)", "not reached; 1 event in 7", "p < 0.001"):
         assert text in page, text
 
 
@@ -124,7 +137,7 @@ def test_minimal_results_with_percent_cis_and_unscoped_warnings_render_the_same_
     page = findings_page(pdf_pages(run_dir / "report.pdf"))
     for text in expected_strings(results):
         assert text in page, text
-    assert "57.1% (18.4–90.1)" in page
+    assert "57.1% (18.4 to 90.1)" in page
     assert "[1]" in page  # "VAS: Friedman and Wilcoxon tests on n = 7 …" tied to the VAS row by its words
 
 

@@ -116,7 +116,8 @@ def test_markup_and_urls_in_data_are_escaped_never_fetched_nor_embedded(
     assert spy.calls == []  # WeasyPrint never asked for a URL
     assert CountingHandler.requests == []  # and nothing reached the server
     text = " ".join(pdf_pages(run_dir / "report.pdf"))
-    assert f"osteosarcoma {PASSWD}" in text  # shown as the characters it is
+    # shown as the characters it is (a narrow column may wrap the long token after a "/")
+    assert f"osteosarcoma{PASSWD}".replace(" ", "") in text.replace(" ", "")
     assert f"{server}/warn.png" in text
     assert "root:" not in text and b"root:x:0:0" not in (run_dir / "report.pdf").read_bytes()
     assert _image_xobjects(run_dir / "report.pdf") == 0

@@ -57,7 +57,7 @@ def test_an_empty_cohort_renders_a_report_that_says_nothing_is_estimable(tmp_pat
     text, html = rendered_text(run_folder(tmp_path / "run", study, *fixture_tables(0)), study)
     assert "0 patients in the cohort" in text
     assert "The cohort has no patients: every figure is empty or not estimable." in text
-    assert "Overall survival, median not estimable (0 events in 0)" in text
+    assert "Overall survival, median not estimable; 0 events in 0" in text
     assert "reverse Kaplan–Meier median not estimable" in text
     assert "Patients no longer in the cohort 6" in text  # the change log still compares with the previous run
     assert html.count("No patients: not estimable") == 2  # both Kaplan–Meier charts say so instead of a curve
@@ -77,6 +77,6 @@ def test_one_or_two_patients_render_with_small_sample_caveats(tmp_path: Path, st
 def test_an_empty_zone_iv_group_renders_with_its_panel_saying_so(tmp_path: Path, study: StudyDefinition) -> None:
     cohort, measures = fixture_tables()
     text, html = rendered_text(run_folder(tmp_path / "run", study, cohort.assign(zone_iv=0), measures), study)
-    assert "SIJ space, zone IV, Pre-op to 6 months — → — mm (n = 0) paired not estimable" in text
+    assert "SIJ, with zone IV involvement, mean ± SD Pre-op — → 6 months — mm (n = 0) paired not estimable" in text
     assert "a group has no patients" in text
     assert "No patient with both values" in html  # the empty zone-IV panel of the paired chart
