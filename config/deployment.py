@@ -105,6 +105,20 @@ class PathSettings:
         return self.data_dir / "history.sqlite"
 
 
+SiteKind = Literal["fhir", "files", "export"]
+SITE_NAME = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+
+
+@dataclass(frozen=True)
+class SiteSource:
+    """One site's source: its FHIR server, its files, or (pooling) its pseudonymised export folder."""
+
+    site: str
+    kind: SiteKind
+    fhir: FhirSettings | None = None
+    path: Path | None = None
+
+
 @dataclass(frozen=True)
 class Deployment:
     config_file: Path
@@ -116,6 +130,9 @@ class Deployment:
     source: Path | None = None
     fhir: FhirSettings | None = None
     followup: FollowupSettings = FollowupSettings()
+    sites: tuple[SiteSource, ...] = ()  # [[sources]]: several sites, pulled each on its own
+    on_site_failure: Literal["block", "publish_without"] = "block"
+    site: str = ""  # this instance's site name, written into its exports for pooling
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
 
@@ -263,9 +280,19 @@ class FollowupFile(FileModel):
     lookup_file: bool = False
 
 
+class SourceFile(FileModel):
+    site: str = Field(pattern=SITE_NAME)
+    kind: SiteKind | None = None  # default: fhir with a [sources.fhir] table, files with a path
+    fhir: dict[str, Any] | None = None
+    path: str | None = None
+
+
 class DeploymentFile(FileModel):
     study: str | None = None
+    site: str = Field("", pattern=r"^$|" + SITE_NAME)
     source: str | None = None
+    sources: list[SourceFile] = Field(default_factory=list)
+    on_site_failure: Literal["block", "publish_without"] = "block"
     fhir: dict[str, Any] | None = None  # checked by config.fhir's own model
     schedule: ScheduleFile
     smtp: SmtpFile
@@ -334,12 +361,42 @@ def _paths(table: PathsFile, base: Path) -> PathSettings:
     return paths
 
 
+def _sites(tables: list[SourceFile], env: Mapping[str, str], base: Path) -> tuple[SiteSource, ...]:
+    sites: list[SiteSource] = []
+    for index, table in enumerate(tables):
+        where = f"sources[{index}]"
+        if table.site in {s.site for s in sites}:
+            raise ConfigError(f"{where}.site", f"site {table.site!r} is named twice", "give every source its own site")
+        kind = table.kind or ("fhir" if table.fhir is not None else "files")
+        if kind == "fhir":
+            if table.fhir is None or table.path is not None:
+                raise ConfigError(f"{where}.fhir", "a FHIR source needs a [sources.fhir] table and no path",
+                                  "write [sources.fhir] with base_url = ..., or give path = ... for files")
+            sites.append(SiteSource(table.site, kind, fhir=_site_fhir(table.fhir, env, where)))
+        else:
+            if table.path is None or table.fhir is not None:
+                raise ConfigError(f"{where}.path", f"a {kind} source needs a path and no [sources.fhir]",
+                                  'write path = "folder"')
+            sites.append(SiteSource(table.site, kind, path=_path(table.path, base)))
+    return tuple(sites)
+
+
+def _site_fhir(raw: dict[str, Any], env: Mapping[str, str], where: str) -> FhirSettings:
+    try:
+        return parse_fhir_settings(raw, env)
+    except ConfigError as exc:  # name the field within its source: sources[1].fhir.base_url
+        raise ConfigError(f"{where}.{exc.field}", exc.problem, exc.fix) from None
+
+
 def parse_deployment(raw: Mapping[str, Any], env: Mapping[str, str], config_file: Path) -> Deployment:
     """Validate a parsed deployment TOML document; relative paths are taken from ``config_file``'s folder."""
     table = validate(DeploymentFile, raw)
     base = config_file.parent
     if table.fhir is not None and table.source is not None:
         raise ConfigError("source", "both source and [fhir] are set", "keep one: files or a FHIR server")
+    if table.sources and (table.fhir is not None or table.source is not None):
+        raise ConfigError("sources", "[[sources]] and a single source ([fhir] or source) are both set",
+                          "keep [[sources]] (one per site) or the single source")
     paths = _paths(table.paths, base)
     schedule = table.schedule
     email = table.email
@@ -362,6 +419,9 @@ def parse_deployment(raw: Mapping[str, Any], env: Mapping[str, str], config_file
             worklist_subject=email.worklist_subject,
         ),
         followup=FollowupSettings(**table.followup.model_dump()),
+        sites=_sites(table.sources, env, base),
+        on_site_failure=table.on_site_failure,
+        site=table.site,
         paths=paths,
         study_file=_path(table.study, base) if table.study else None,
         source=_path(table.source, base) if table.source else None,

@@ -12,7 +12,7 @@ import sys
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from config.errors import PelvicOutcomesError, StorageError, UsageError
 from service.layout import Layout
@@ -43,7 +43,11 @@ def _run_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--study", type=Path, help="study definition file (default: the bundled study.toml)")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--fhir-url", help="pull from this FHIR R4 server base URL")
-    where.add_argument("--source", type=Path, help="read FHIR Bundle/NDJSON files or a stored raw snapshot folder")
+    where.add_argument(
+        "--source", type=Path, action="append",
+        help="read FHIR Bundle/NDJSON files or a stored raw snapshot folder; give it again for more sites "
+             "(a folder with export.json is a site's published export: pooling)",
+    )
     _folder_args(parser)
     parser.add_argument("--no-email", action="store_true", help="do not send the report by email")
     _email_args(parser)
@@ -81,8 +85,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _service_run(args)
     if args.dry_run or args.resend:
         raise UsageError("--dry-run" if args.dry_run else "--resend", "needs --config (the email settings)")
-    request = RunRequest(source=args.source, fhir_url=args.fhir_url)
+    request = RunRequest(fhir_url=args.fhir_url, **_sources(args))
     return _run_plain(request, _plain_layout(args), args.study)
+
+
+def _sources(args: argparse.Namespace) -> dict[str, Any]:
+    folders = args.source or []
+    return {"source": folders[0], "more_sources": tuple(folders[1:])} if folders else {}
 
 
 def _plain_layout(args: argparse.Namespace) -> Layout:
@@ -99,7 +108,7 @@ def _run_plain(request: RunRequest, layout: Layout, study_file: Path | None) -> 
     from service.keys import resolve_key
     from service.request import RunPlan
     from service.run import run_pipeline
-    from service.sources import choose_source
+    from service.sources import source_parts
 
     study = load_study(study_file)
     key = resolve_key(study.pseudonym_key_env, process_env(), required=False)
@@ -109,9 +118,8 @@ def _run_plain(request: RunRequest, layout: Layout, study_file: Path | None) -> 
             "secret (fine for the demo; a --config service run refuses to start without a key)",
             file=sys.stderr,
         )
-    extract, label = choose_source(request, study, layout)
-    plan = RunPlan(study=study, layout=layout, extract=extract, source_label=label, key=key,
-                   trigger=request.trigger, gate=_warning_gate(study))
+    parts: dict[str, Any] = {"extract": None, "source_label": "", **source_parts(request, study, layout)}
+    plan = RunPlan(study=study, layout=layout, key=key, trigger=request.trigger, gate=_warning_gate(study), **parts)
     outcome = run_pipeline(plan)
     if not outcome.ok:
         print(f"error: run {outcome.run_id} {outcome.status}: {outcome.error}", file=sys.stderr)
@@ -178,7 +186,7 @@ def _service_run(args: argparse.Namespace) -> int:
 
     deployment = _deployment(args)
     mode = EmailMode.OFF if args.no_email else EmailMode.DRY_RUN if args.dry_run else EmailMode.SEND
-    request = RunRequest(email=mode, resend=args.resend, source=args.source, fhir_url=args.fhir_url)
+    request = RunRequest(email=mode, resend=args.resend, fhir_url=args.fhir_url, **_sources(args))
     return _print_result(run_service_job(deployment, request), deployment.paths.out_dir)
 
 

@@ -41,7 +41,7 @@ from service.mailer import (
 from service.private import move_legacy_runs, private_files, secure_data_dir
 from service.request import Clock, EmailMode, Gate, RunPlan, RunRequest, utc_now
 from service.run import RunOutcome, run_pipeline
-from service.sources import choose_source
+from service.sources import source_parts
 
 log = logging.getLogger(__name__)
 
@@ -127,11 +127,11 @@ def _locked(
         for stale in history.mark_interrupted(_stamp(clock())):
             log.warning("run %s was interrupted (killed or stopped before it finished)", stale)
         history.start(run_id, request.trigger, _stamp(started))
-        extract, label = choose_source(
-            request, plan.study, layout, fhir=deployment.fhir, configured_source=deployment.source
-        )
+        sources = source_parts(request, plan.study, layout, fhir=deployment.fhir,
+                               configured_source=deployment.source, configured_sites=deployment.sites)
         gate = _gate(plan.study.quality_gates, history) if request.check_gates else None
-        plan = dataclasses.replace(plan, extract=extract, source_label=label, gate=gate, followup=deployment.followup)
+        plan = dataclasses.replace(plan, **sources, gate=gate, followup=deployment.followup,
+                                   on_site_failure=deployment.on_site_failure, site=deployment.site)
         log.info("run %s started (trigger=%s)", run_id, request.trigger)
         outcome = run(plan)
         result = JobResult(outcome.run_id, outcome.status, "off", outcome.error, outcome.run_dir, outcome.exit_code)

@@ -41,6 +41,7 @@ class EmailMode(enum.Enum):
 class RunRequest:
     trigger: str = "manual"  # schedule | manual | report
     source: Path | None = None  # files or a stored raw/ folder instead of the configured source
+    more_sources: tuple[Path, ...] = ()  # --source given again: one site per folder (files or exports)
     fhir_url: str | None = None  # another FHIR server (with the configured settings, if any)
     email: EmailMode = EmailMode.OFF
     resend: bool = False  # send even if this report already went to these recipients
@@ -49,10 +50,20 @@ class RunRequest:
 
 
 @dataclass(frozen=True)
+class SitePlan:
+    """One site of a run: a pull or files into its raw folder, or (pooling) its published export."""
+
+    site: str  # "" for the one source of a single-site run
+    extract: Extract | None = None
+    export: Path | None = None
+    label: str = ""
+
+
+@dataclass(frozen=True)
 class RunPlan:
     study: StudyDefinition
     layout: Layout
-    extract: Extract
+    extract: Extract | None
     source_label: str
     key: PseudonymKey
     trigger: str = "manual"
@@ -60,4 +71,11 @@ class RunPlan:
     clock: Clock = utc_now
     run_id: str = field(default_factory=new_run_id)
     followup: FollowupSettings = field(default_factory=FollowupSettings)
+    sites: tuple[SitePlan, ...] = ()  # several sites; empty: the one source of ``extract``
+    on_site_failure: str = "block"  # or "publish_without"
+    site: str = ""  # this instance's site name, for its export.json
     on_publish_step: Callable[[str], None] | None = None  # tests: a kill point at each publishing step
+
+
+def site_plans(plan: RunPlan) -> tuple[SitePlan, ...]:
+    return plan.sites or (SitePlan("", plan.extract, label=plan.source_label),)
