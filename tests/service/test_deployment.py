@@ -122,3 +122,28 @@ def test_an_unreadable_file_names_the_option(tmp_path: Path) -> None:
 def test_cron_with_six_fields_reads_seconds_first() -> None:
     trigger = cron_trigger("15 30 2 * * mon-fri", "Europe/Berlin")
     assert "second='15'" in str(trigger) and "minute='30'" in str(trigger)
+
+
+def test_the_multisite_and_pooling_examples_load(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("t0ken")
+    raw = tomllib.loads((CONFIG / "deployment.multisite.example.toml").read_text())
+    raw["sources"][1]["fhir"]["auth"]["token_file"] = str(token)
+    env = {**TEST_ENV, "MUNICH_FHIR_PASSWORD": "pw", "SMTP_PASSWORD": "pw"}
+    multi = parse_deployment(raw, env, tmp_path / "deployment.toml")
+    assert [(s.site, s.kind) for s in multi.sites] == [("munich", "fhir"), ("vienna", "fhir")]
+    assert multi.on_site_failure == "publish_without" and multi.email.coordinator
+    pooled = load_deployment(CONFIG / "deployment.pooling.example.toml", env)
+    assert [(s.site, s.kind) for s in pooled.sites] == [("munich", "export"), ("vienna", "export")]
+
+
+def test_a_site_named_twice_or_both_kinds_of_source_are_refused(tmp_path: Path) -> None:
+    base = tomllib.loads((CONFIG / "deployment.pooling.example.toml").read_text())
+    twice = {**base, "sources": [base["sources"][0], base["sources"][0]]}
+    with pytest.raises(ConfigError) as caught:
+        parse_deployment(twice, {**TEST_ENV, "SMTP_PASSWORD": "x"}, tmp_path / "d.toml")
+    assert caught.value.field == "sources[1].site"
+    both = {**base, "source": "exports"}
+    with pytest.raises(ConfigError) as caught:
+        parse_deployment(both, {**TEST_ENV, "SMTP_PASSWORD": "x"}, tmp_path / "d.toml")
+    assert caught.value.field == "sources"
