@@ -45,6 +45,7 @@ public class FixtureJpaConfig {
 		settings.setExpungeEnabled(props.isExpungeEnabled());
 		settings.setEnableBulkExportJobReuse(props.isBulkExportJobReuse());
 		settings.setBulkExportFileRetentionPeriodHours(props.getBulkExportRetentionHours());
+		settings.setBulkExportFileMaximumCapacity(props.getBulkExportFileMaximumCapacity());
 		return settings;
 	}
 
@@ -59,7 +60,8 @@ public class FixtureJpaConfig {
 			ConfigurableListableBeanFactory beanFactory,
 			FhirContext fhirContext,
 			JpaStorageSettings storageSettings,
-			DataSource dataSource) {
+			DataSource dataSource,
+			FixtureProperties props) {
 		LocalContainerEntityManagerFactoryBean factory =
 				HapiEntityManagerFactoryUtil.newEntityManagerFactory(beanFactory, fhirContext, storageSettings);
 		factory.setPersistenceUnitName("HAPI_PU");
@@ -79,6 +81,9 @@ public class FixtureJpaConfig {
 		jpa.put("hibernate.cache.use_minimal_puts", "false");
 		// No Lucene/Elasticsearch index: _text/_content searches are not supported.
 		jpa.put("hibernate.search.enabled", "false");
+		if (props.isH2IdLookupRewrite()) {
+			jpa.put("hibernate.session_factory.statement_inspector", new H2IdLookupRewriter());
+		}
 		factory.setJpaPropertyMap(jpa);
 		return factory;
 	}

@@ -45,6 +45,15 @@ public class FixtureProperties {
 	/** Log one line per request (HAPI LoggingInterceptor). */
 	private boolean requestLogging = true;
 
+	/**
+	 * Rewrite HAPI's id-lookup disjunctions into row-value IN lists that H2 answers from an index
+	 * (see {@link H2IdLookupRewriter}); false runs HAPI's SQL unchanged.
+	 */
+	private boolean h2IdLookupRewrite = true;
+
+	/** Resources per Bulk export work chunk and output file (HAPI's default: 1000). */
+	private int bulkExportFileMaximumCapacity = 1000;
+
 	public int getDefaultPageSize() {
 		return defaultPageSize;
 	}
@@ -131,6 +140,22 @@ public class FixtureProperties {
 
 	public void setExpungeEnabled(boolean expungeEnabled) {
 		this.expungeEnabled = expungeEnabled;
+	}
+
+	public boolean isH2IdLookupRewrite() {
+		return h2IdLookupRewrite;
+	}
+
+	public void setH2IdLookupRewrite(boolean h2IdLookupRewrite) {
+		this.h2IdLookupRewrite = h2IdLookupRewrite;
+	}
+
+	public int getBulkExportFileMaximumCapacity() {
+		return bulkExportFileMaximumCapacity;
+	}
+
+	public void setBulkExportFileMaximumCapacity(int bulkExportFileMaximumCapacity) {
+		this.bulkExportFileMaximumCapacity = bulkExportFileMaximumCapacity;
 	}
 
 	public boolean isRequestLogging() {
