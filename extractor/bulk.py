@@ -13,7 +13,8 @@
 6. ``DELETE`` the status URL in all cases, so the server can drop the job and its files.
 
 Incremental (``fhir.incremental`` with a previous snapshot): :func:`bulk_incremental_pull` exports with
-``_since`` and merges into the previous snapshot by the search incremental's rules (see there).
+``_since`` and merges into the previous snapshot by the search incremental's rules (see there), deletions
+found by counting the previous cohort's resources (:mod:`extractor.recount`).
 """
 
 from __future__ import annotations
@@ -30,10 +31,17 @@ from typing import Any
 import requests
 
 from config.errors import FhirError
-from extractor.context import PullContext, iso, parse_instant
+from extractor.context import PullContext
 from extractor.http import HttpClient, InvalidPayload, parse_json, safe_url
-from extractor.incremental import changes_since, full_pull_instead, incremental_details, merge_changes
+from extractor.incremental import (
+    full_pull_instead,
+    incremental_details,
+    merge_changes,
+    previous_patients,
+    since_marks,
+)
 from extractor.paging import resolve_link, same_origin
+from extractor.recount import find_gone
 from extractor.search import cohort_tasks, index_patients, owner, run_tasks
 from extractor.snapshot import (
     STUDY_RESOURCE_TYPES,
@@ -142,26 +150,33 @@ def _manifest(body: dict[str, Any], url: str) -> BulkManifest:
 
 
 def download(client: HttpClient, output: Output, requires_token: bool) -> int:
-    """Stream one NDJSON output to disk, checking every line; returns the number of resources."""
+    """Stream one NDJSON output to disk, checking every line; returns the number of resources.
+
+    The bytes received count in the pull's ``http.bytes`` (the client counts only bodies it reads whole).
+    """
     on_origin = same_origin(output.url, client.settings.base_url)
     if requires_token and not on_origin:
         raise FhirError("an export file needs our access token but is on another origin", safe_url(output.url))
 
     def read(response: requests.Response) -> int:
-        count = 0
-        with output.path.open("wb") as handle:
-            for line in response.iter_lines(chunk_size=1 << 16):
-                if not line.strip():
-                    continue
-                try:
-                    resource = parse_json_bytes(line)
-                except UnreadableLine as exc:
-                    raise InvalidPayload(f"line {count + 1} is {exc.reason}") from exc
-                if not isinstance(resource, dict) or resource.get("resourceType") != output.resource_type:
-                    raise InvalidPayload(f"line {count + 1} is not a {output.resource_type}")
-                handle.write(line)
-                handle.write(b"\n")
-                count += 1
+        count = received = 0
+        try:
+            with output.path.open("wb") as handle:
+                for line in response.iter_lines(chunk_size=1 << 16):
+                    received += len(line) + 1
+                    if not line.strip():
+                        continue
+                    try:
+                        resource = parse_json_bytes(line)
+                    except UnreadableLine as exc:
+                        raise InvalidPayload(f"line {count + 1} is {exc.reason}") from exc
+                    if not isinstance(resource, dict) or resource.get("resourceType") != output.resource_type:
+                        raise InvalidPayload(f"line {count + 1} is not a {output.resource_type}")
+                    handle.write(line)
+                    handle.write(b"\n")
+                    count += 1
+        finally:  # streamed bodies are not counted by the client: what was received, also of a failed try
+            client.stats.count(nbytes=received)
         return count
 
     return client.request(
@@ -268,46 +283,41 @@ def bulk_pull(ctx: PullContext, since: str | None = None) -> dict[str, Any]:
 def bulk_incremental_pull(ctx: PullContext, previous: Snapshot) -> dict[str, Any]:
     """Export only what changed since ``previous`` (``_since``) and merge it in; falls back to a full export.
 
-    The same steps and merge rules as the search incremental (:mod:`extractor.incremental`): history per
-    type since its watermark first (deletions), then the export with ``_since`` = the earliest watermark
-    minus the overlap; patients whose index Procedure is in the export but who were not in ``previous``
-    join, and all their resources are fetched by search (an unchanged resource is not in a ``_since``
-    export); the merged snapshot is filtered to the recomputed cohort.
+    The same steps and merge rules as the search incremental (:mod:`extractor.incremental`): the export with
+    ``_since`` = the earliest watermark minus the overlap; patients whose index Procedure is in the export
+    but who were not in ``previous`` join, and all their resources are fetched by search (an unchanged
+    resource is not in a ``_since`` export); then the previous cohort's resources are counted to find
+    those gone (:mod:`extractor.recount`); the merged snapshot is filtered to the recomputed cohort.
     """
-    start = changes_since(ctx, previous)
-    if isinstance(start, str):
-        return full_pull_instead(ctx, start, bulk_pull)
-    since, touched = start
+    since = since_marks(previous, ctx.settings.base_url, ctx.settings.incremental_overlap)
+    if isinstance(since, str):
+        return full_pull_instead(ctx, since, bulk_pull)
     export_since = min(since.values())  # all written by iso(): same format, so text order is time order
-    known = {r["id"] for r in previous.iter_resources("Patient")}
+    known = previous_patients(previous)
     with exported(ctx, export_since) as export, \
             tempfile.TemporaryDirectory(prefix="changes-", dir=ctx.writer.folder) as tmp:
         candidates = index_patients(export.iter_type("Procedure"), ctx.study.index_codes)
-        new_patients = sorted(candidates - known)
+        new_patients = sorted(candidates - set(known))
         ctx.progress.set_phase(f"fetching all resources of {len(new_patients)} new patients")
         changes = SnapshotWriter(Path(tmp), STUDY_RESOURCE_TYPES)
         # the searched copies are at least as new as the exported ones: write them first, the first copy wins
         run_tasks(ctx.client, cohort_tasks(new_patients, ctx.settings), changes.receive, ctx.stats, ctx.progress)
         changes.read += sum(export.counts)
-        wanted = known | set(new_patients)
+        wanted = set(known) | set(new_patients)
         for rtype in STUDY_RESOURCE_TYPES:
             for resource in export.iter_type(rtype):
                 if owner(resource) in wanted:
                     changes.add(resource, rtype)
         fresh = changes.finish(ctx.settings.base_url, "changes", "")
-        merge = merge_changes(ctx, previous, fresh, touched)
+        recount = find_gone(ctx, previous, fresh, known)
+        merge = merge_changes(ctx, previous, fresh, recount.gone)
     stamp = export.manifest.transaction_time
-    # the history was read before the export started: a type's watermark is the earlier of the two times
-    marks = {}
-    for rtype in STUDY_RESOURCE_TYPES:
-        moments = [m for m in (parse_instant(stamp), ctx.stats.started.get(rtype)) if m is not None]
-        marks[rtype] = iso(min(moments)) if moments else stamp
     return {
         "patients": merge.patients,
         "extracted_at": stamp,
-        "watermarks": marks,
+        "watermarks": dict.fromkeys(STUDY_RESOURCE_TYPES, stamp),
         "bulk": {"level": ctx.settings.bulk_level, "files": len(export.outputs), "exported": sum(export.counts),
                  "since": export_since},
-        "incremental": incremental_details(previous, fresh, merge, since=since, touched=touched,
+        "incremental": incremental_details(previous, fresh, merge, recount, since=since,
                                            new_patients=len(new_patients)),
     }

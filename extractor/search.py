@@ -130,6 +130,11 @@ def batches(ids: Iterable[str], size: int) -> Iterator[list[str]]:
         yield batch
 
 
+def patient_param(resource_type: str) -> str:
+    """The search parameter that restricts ``resource_type`` to given patients."""
+    return "_id" if resource_type == "Patient" else "patient"
+
+
 def cohort_tasks(
     ids: list[str], settings: FhirSettings, since: Mapping[str, str] | None = None,
     types: tuple[str, ...] = STUDY_RESOURCE_TYPES,
@@ -138,8 +143,7 @@ def cohort_tasks(
     tasks = []
     for resource_type in types:
         for batch in batches(ids, settings.patient_batch_size):
-            key = "_id" if resource_type == "Patient" else "patient"
-            params = [(key, ",".join(batch)), ("_count", str(settings.page_size))]
+            params = [(patient_param(resource_type), ",".join(batch)), ("_count", str(settings.page_size))]
             if since and resource_type in since:
                 params.append(("_lastUpdated", f"gt{since[resource_type]}"))
             tasks.append(SearchTask(resource_type, tuple(params), frozenset(batch)))

@@ -115,13 +115,20 @@ def bundle(resources: list[dict[str, Any]], next_url: str | None = None, total: 
 
 
 class FakeFhirServer:
-    """Enough FHIR search for the extractor: code / _id / patient filters, _count paging, transactions."""
+    """Enough FHIR search for the extractor: code / _id / patient / _lastUpdated=gt filters, _count paging,
+    ``_summary=count`` (unless ``counts=False``), transactions.
 
-    def __init__(self, resources: list[dict[str, Any]] | None = None, *, ignore_patient: bool = False) -> None:
+    ``_lastUpdated`` compares with ``meta.lastUpdated`` as text; a resource without one is older than any.
+    """
+
+    def __init__(
+        self, resources: list[dict[str, Any]] | None = None, *, ignore_patient: bool = False, counts: bool = True
+    ) -> None:
         self.store: dict[tuple[str, str], dict[str, Any]] = {}
         for resource in resources or []:
             self.store[(resource["resourceType"], resource["id"])] = resource
         self.ignore_patient = ignore_patient
+        self.counts = counts
         self.transactions: list[dict[str, Any]] = []
 
     def __call__(self, call: Call) -> requests.Response:
@@ -150,6 +157,10 @@ class FakeFhirServer:
             ref = (resource.get("subject") or {}).get("reference", "")
             if ref.removeprefix("Patient/") not in query["patient"].split(","):
                 return False
+        if "_lastUpdated" in query:
+            stamp = (resource.get("meta") or {}).get("lastUpdated", "")
+            if not stamp > query["_lastUpdated"].removeprefix("gt"):
+                return False
         if "code" in query:
             wanted = set(query["code"].split(","))
             codings = (resource.get("code") or {}).get("coding") or []
@@ -159,6 +170,8 @@ class FakeFhirServer:
 
     def _search(self, rtype: str, query: dict[str, str]) -> requests.Response:
         matches = [r for (t, _), r in sorted(self.store.items()) if t == rtype and self._matches(t, r, query)]
+        if query.get("_summary") == "count":
+            return response(200, bundle([], total=len(matches) if self.counts else None))
         count = int(query.get("_count", "20"))
         offset = int(query.get("_offset", "0"))
         page = matches[offset: offset + count]

@@ -166,6 +166,8 @@ def test_bulk_polls_honouring_retry_after_then_filters_to_the_cohort_and_deletes
     assert snap.manifest.read == 3  # every exported line; the noise patient is read but not in the cohort
     assert snap.manifest.extracted_at == "2026-01-02T03:04:05.000Z"
     assert server.deleted
+    exported = sum(len("\n".join(json.dumps(r) for r in rs)) for rs in server.files.values())
+    assert snap.manifest.details["http"]["bytes"] >= exported  # the streamed files count as received
 
 
 def test_bulk_error_outputs_fail_the_pull_and_still_delete_the_job(tmp_path: Path):
