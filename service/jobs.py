@@ -131,7 +131,8 @@ def _locked(
                                configured_source=deployment.source, configured_sites=deployment.sites)
         gate = _gate(plan.study.quality_gates, history) if request.check_gates else None
         plan = dataclasses.replace(plan, **sources, gate=gate, followup=deployment.followup,
-                                   on_site_failure=deployment.on_site_failure, site=deployment.site)
+                                   on_site_failure=deployment.on_site_failure, site=deployment.site,
+                                   skip_unchanged=request.trigger == "schedule")
         log.info("run %s started (trigger=%s)", run_id, request.trigger)
         outcome = run(plan)
         result = JobResult(outcome.run_id, outcome.status, "off", outcome.error, outcome.run_dir, outcome.exit_code)
@@ -234,9 +235,10 @@ class _Notifier:
         if earlier:
             result.email = f"already delivered in run {earlier}"
             return ()
-        message = build_report_message(
-            self.deployment.email, self._facts(outcome), outcome.results, outcome.run_dir / "report.pdf"
-        )
+        pdf = outcome.run_dir / "report.pdf"
+        if "unchanged_since" in outcome.manifest:  # the same report as that run's: send that one
+            pdf = outcome.run_dir.parent / str(outcome.manifest["unchanged_since"]) / "report.pdf"
+        message = build_report_message(self.deployment.email, self._facts(outcome), outcome.results, pdf)
         if self.request.email is EmailMode.DRY_RUN:
             result.email = f"dry-run: {write_eml(message, outcome.run_dir / 'report-email.eml')}"
             return ()

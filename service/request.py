@@ -74,6 +74,7 @@ class RunPlan:
     sites: tuple[SitePlan, ...] = ()  # several sites; empty: the one source of ``extract``
     on_site_failure: str = "block"  # or "publish_without"
     site: str = ""  # this instance's site name, for its export.json
+    skip_unchanged: bool = False  # nightly runs: skip analysis and rendering when the input is unchanged
     on_publish_step: Callable[[str], None] | None = None  # tests: a kill point at each publishing step
 
 

@@ -157,6 +157,9 @@ def _stages(plan: RunPlan, run_dir: Path, manifest: dict[str, Any]) -> tuple[dic
     if problems:
         raise QualityGateError("data-quality gate: " + "; ".join(problems))
     items, trend = _followup(plan, run_dir, pool, previous)
+    unchanged = _unchanged_since(plan, manifest, previous) if plan.skip_unchanged else None
+    if unchanged is not None:
+        return unchanged, items
 
     log.info("analysing %d patients", len(pool.patients))
     started = time.perf_counter()
@@ -347,6 +350,34 @@ def _analysis_plan(study: StudyDefinition, sites: list[str]) -> AnalysisPlan:
     return dataclasses.replace(
         plan, survival_covariates=(*plan.survival_covariates, Covariate("site", sites[0], tuple(sites[1:])))
     )
+
+
+def _unchanged_since(plan: RunPlan, manifest: dict[str, Any], previous: str | None) -> dict[str, Any] | None:
+    """The published run's results when this run's input, study, key and versions are the same as its own.
+
+    Then analysis, rendering and publishing are skipped: the report would be the same, and the board
+    already has it. The run says so in run.json and the history; the email's input hash stops a resend.
+    """
+    if not previous:
+        return None
+    folder = plan.layout.run_dir(previous)
+    try:
+        before = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+        results: dict[str, Any] = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    same = all(before.get(key) == manifest.get(key) for key in ("input_sha256", "study", "versions")) and (
+        (before.get("pseudonym") or {}).get("key_fingerprint") == manifest["pseudonym"]["key_fingerprint"]
+    )
+    if not same or before.get("status") != "succeeded":
+        return None
+    manifest.update(
+        status="succeeded", unchanged_since=previous, finished_at=plan.clock().isoformat(timespec="seconds"),
+        skipped=f"input unchanged since run {previous}: analysis, report and publishing skipped",
+    )
+    write_json(plan.layout.run_dir(plan.run_id) / "run.json", manifest)
+    log.info("the input is unchanged since run %s: analysis, report and publishing skipped", previous)
+    return results
 
 
 def _completeness_trend(complete: list[Completeness], layout: Layout, previous: str | None) -> list[dict[str, Any]]:

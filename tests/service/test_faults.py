@@ -267,3 +267,20 @@ def test_the_scheduled_job_survives_any_error_and_alerts_the_admin(
 @pytest.fixture
 def deployment_path(write_deployment: WriteDeployment, smtp_server: SmtpServer) -> Path:
     return write_deployment(smtp_server)
+
+
+def test_a_nightly_run_on_unchanged_input_skips_analysis_and_rendering_and_sends_nothing_twice(
+    deployment_path: Path, smtp_server: SmtpServer
+) -> None:
+    deployment = load_deployment(deployment_path, TEST_ENV)
+    first = run_service_job(deployment, send_request(trigger="schedule"))
+    second = run_service_job(deployment, send_request(trigger="schedule"))
+    assert (first.status, second.status) == ("succeeded", "succeeded")
+    manifest = json.loads((second.run_dir / "run.json").read_text())
+    assert manifest["unchanged_since"] == first.run_id and "skipped" in manifest["skipped"]
+    assert not (second.run_dir / "report.pdf").exists() and (second.run_dir / "worklist.csv").exists()
+    assert published_run(deployment.paths.out_dir) == first.run_id
+    assert second.email == f"already delivered in run {first.run_id}"
+    assert len(smtp_server.inbox.envelopes) == 1
+    manual = run_service_job(deployment, send_request())  # a manual refresh always runs in full
+    assert (manual.run_dir / "report.pdf").exists()
