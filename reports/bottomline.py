@@ -114,6 +114,13 @@ def _events(results: dict[str, Any], cohort: pd.DataFrame, study: StudyDefinitio
         clauses.append("no complication was recorded")
     event_words = " or ".join(labels.flag(e).lower() for e in events) or "progression"
     clauses.append(f"{_count(progressed, 'patient')} had {event_words} and {died} died during follow-up")
+    implant = results.get("implant")
+    for item in (implant.get("reoperations") or []) if isinstance(implant, dict) else []:
+        if isinstance(item, dict) and as_float(item.get("n")):
+            k = int(as_float(item.get("count")) or 0)
+            what = labels.flag(str(item.get("name"))).lower()
+            clauses.append(f"no implant needed a {what}" if k == 0 else f"{k} of {fmt.integer(item.get('n'))} "
+                                                                        f"needed a {what}")
     text = "; ".join(clauses)
     return text[:1].upper() + text[1:] + "."
 

@@ -59,7 +59,8 @@ class Caveat:
             else:
                 words = [labels.describe_path(leaf) for leaf in leaves]
                 words = [w[:1].lower() + w[1:] if w[1:2].islower() else w for w in words]
-                described.append(f"{labels.describe_path(parent)}: {', '.join(words)}")
+                head = labels.describe_path(parent)
+                described.append(f"{head}: {', '.join(words)}" if head else ", ".join(words))
         return "; ".join(dict.fromkeys(described))
 
 

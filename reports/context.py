@@ -148,7 +148,7 @@ def statements(raw: Any) -> list[dict[str, str]]:
     if not isinstance(raw, dict):
         return []
     return [
-        {"topic": METHOD_TOPICS.get(str(k), labels.flag(str(k))), "text": str(v).rstrip(".")}
+        {"topic": METHOD_TOPICS.get(str(k), labels.flag(str(k))), "text": labels.clinical(str(v)).rstrip(".")}
         for k, v in raw.items() if v
     ]
 

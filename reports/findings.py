@@ -164,6 +164,50 @@ def _cox(results: dict[str, Any], caveats: Caveats) -> dict[str, Any]:
                 f"covariates: {', '.join(covariates)}" if covariates else "", caveats.refs(*paths))
 
 
+def _responders(results: dict[str, Any], caveats: Caveats) -> list[dict[str, Any]]:
+    """One row: per instrument with an MCID, the share of patients reaching it at its last timepoint."""
+    parts, mcids, baselines = [], [], set()
+    for name, node in (results.get("responders") or {}).items():
+        points = [p for p in node.get("timepoints") or [] if isinstance(p, dict)] if isinstance(node, dict) else []
+        if not points:
+            continue
+        last = points[-1]
+        count, n = fmt.integer(last.get("count")), fmt.integer(last.get("n"))
+        low, high = fmt.ci_percent(last.get("percent"), last.get("ci_lower"), last.get("ci_upper"), last.get("n"))
+        parts.append(f"{labels.instrument(name)} {count}/{n} at {labels.timepoint(str(last.get('timepoint')))}, "
+                     f"{fmt.percent_ci(last.get('percent'), low, high)}")  # may wrap: not an arrow row
+        better = "−" if node.get("better") == "lower" else "+"
+        mcids.append(f"{labels.instrument(name)} {better}{fmt.exact(node.get('mcid'), 0, 2)}")
+        baselines.add(labels.timepoint(str(node.get("baseline") or "pre")).lower())
+    if not parts:
+        return []
+    test = f"change from {' / '.join(sorted(baselines))} of at least the MCID: {', '.join(mcids)}; exact 95% CI"
+    return [_row("Responders (reaching the MCID)", parts, test, caveats.refs("responders"), joiner="; ")]
+
+
+def _implant(results: dict[str, Any], caveats: Caveats) -> list[dict[str, Any]]:
+    """One row: any Henderson failure type, each type seen, and the reoperations."""
+    node = results.get("implant")
+    if not isinstance(node, dict) or not (node.get("failure_types") or node.get("reoperations")):
+        return []
+    parts = []
+    anything = node.get("any_failure")
+    if isinstance(anything, dict):
+        low, high = fmt.ci_percent(anything.get("percent"), anything.get("ci_lower"), anything.get("ci_upper"),
+                                   anything.get("n"))
+        parts.append(f"any failure type {fmt.integer(anything.get('count'))}/{fmt.integer(anything.get('n'))}, "
+                     f"{fmt.percent_ci(anything.get('percent'), low, high)}")
+    for item in node.get("reoperations") or []:
+        if isinstance(item, dict):
+            parts.append(f"{labels.flag(str(item.get('name'))).lower()} "
+                         f"{fmt.integer(item.get('count'))}/{fmt.integer(item.get('n'))}")
+    seen = [f"type {fmt.integer(t.get('type'))} {fmt.integer(t.get('count'))}"
+            for t in node.get("failure_types") or [] if isinstance(t, dict) and as_float(t.get("count"))]
+    test = f"Henderson types seen: {', '.join(seen)}" if seen else "no Henderson failure type seen"
+    return [_row("Implant failure and reoperation", parts or [NOT_ESTIMABLE], test, caveats.refs("implant"),
+                 joiner="; ")]
+
+
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -175,7 +219,9 @@ def key_findings(results: dict[str, Any], study: StudyDefinition, caveats: Cavea
         _followup(results, caveats),
         *(_trend(results, name, study, caveats, digits.get(name, 1)) for name in study.analysis.repeated_instruments),
         *_paired_rows(results, study, caveats, digits),
+        *_responders(results, caveats),
         *(_survival(results, name, caveats) for name in (results.get("survival") or {}) if name in ("os", "pfs")),
+        *_implant(results, caveats),
         _cox(results, caveats),
     ]
     events = [

@@ -208,6 +208,7 @@ def patient_flow(cohort: pd.DataFrame, results: dict[str, Any], quality: dict[st
                         "the earliest index procedure is the surgery date"),
         "reconciliation": reconciliation(quality),
         "abbreviations": _abbreviations(cohort, study),
+        "complications_timed": any(f"{c}_months" in cohort or f"{c}_days" in cohort for c in study.complications),
     }
 
 

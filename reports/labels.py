@@ -169,13 +169,20 @@ def _path_part(part: str, instruments: dict[str, str]) -> str:
     return _inline(flag(part))
 
 
+PATH_PREFIXES = {"implant.survival": "Implant survival"}
+
+
 def describe_path(path: str, instruments: dict[str, str] | None = None) -> str:
     """``paired.sij_contralateral_mm.no_zone_iv.wilcoxon`` → ``SIJ (mm), no zone IV involvement, signed-rank
-    test``: the figure a results.json path points to, in words (``instruments``: names → short labels)."""
+    test``: the figure a results.json path points to, in words (``instruments``: names → short labels); an
+    empty string for a path that names no figure (``repeated_measures``)."""
     names = {**INSTRUMENTS, **(instruments or {})}
-    parts = [_path_part(p.removesuffix("[]"), names) for p in path.split(".") if p]
+    head = next((p for p in PATH_PREFIXES if path == p or path.startswith(p + ".")), "")
+    rest = path[len(head):].lstrip(".") if head else path
+    parts = [PATH_PREFIXES[head]] if head else []
+    parts += [_path_part(p.removesuffix("[]"), names) for p in rest.split(".") if p]
     words = [p for p in parts if p]
     if not words:
-        return path
+        return ""
     first = words[0]
     return ", ".join([first[:1].upper() + first[1:], *words[1:]])

@@ -78,7 +78,11 @@ def build_charts(files: RunFiles, study: StudyDefinition, run: dict[str, Any] | 
     trends = [(name, study.instruments[name].label) for name in a.repeated_instruments if name in study.instruments]
     scales = {name: (inst.min, inst.max) for name, inst in study.instruments.items()}
     axis = {name: inst.label for name, inst in study.instruments.items()}
-    lanes = swimmer.lanes(cohort, flow.cutoff_date(run or {}), list(study.complications), list(study.events))
+    implant = files.results.get("implant")
+    reoperations = [str(r.get("name")) for r in (implant.get("reoperations") or []) if isinstance(r, dict)] \
+        if isinstance(implant, dict) else []
+    lanes = swimmer.lanes(cohort, flow.cutoff_date(run or {}), list(study.complications), list(study.events),
+                          reoperations)
     svgs = {
         "trends": charts.trend_chart(files.measures, files.results, trends, a.repeated_timepoints, scales=scales,
                                      progressed=_progressed(cohort, study)),
@@ -87,7 +91,6 @@ def build_charts(files: RunFiles, study: StudyDefinition, run: dict[str, Any] | 
     }
     curves = [(name, node, f"{name}_months", f"{name}_event", labels.ENDPOINTS.get(name, labels.flag(name)))
               for name, node in (files.results.get("survival") or {}).items() if isinstance(node, dict)]
-    implant = files.results.get("implant")
     node = implant.get("survival") if isinstance(implant, dict) else None
     if isinstance(node, dict) and isinstance(implant, dict):
         flag = str(implant.get("survival_endpoint") or "")

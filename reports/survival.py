@@ -45,6 +45,8 @@ def median_ci_text(node: dict[str, Any]) -> str:
     """The median's 95% CI: ``4.2 to not reached``; empty when results.json has no such keys (older runs)."""
     if "median_ci_lower" not in node and "median_ci_upper" not in node:
         return ""
+    if as_float(node.get("events")) == 0:
+        return ""  # no event: the median is not reached and its interval says nothing more
     lower, upper = as_float(node.get("median_ci_lower")), as_float(node.get("median_ci_upper"))
     if lower is None and upper is None:
         return NOT_ESTIMABLE if as_float(node.get("n")) in (None, 0.0) else f"{NOT_ESTIMABLE} to {NOT_REACHED}"
@@ -162,6 +164,7 @@ def endpoint(results: dict[str, Any], name: str, caveats: Caveats, *, path: str 
         "title": title or labels.ENDPOINTS.get(name, str(node.get("label") or labels.flag(name))),
         "n": fmt.integer(node.get("n")),
         "events": count_of(node.get("events"), "event"),
+        "events_n": f"{fmt.integer(node.get('events'))}/{fmt.integer(node.get('n'))}",
         "median": median_text(node),
         "median_ci": median_ci_text(node) or NOT_AVAILABLE,
         "landmarks": landmark_cells(node),

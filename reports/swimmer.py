@@ -36,6 +36,7 @@ class Lane:
     progression: float | None
     death: float | None
     complications: tuple[tuple[str, float | None], ...]  # (flag, months or None when not timed)
+    reoperations: tuple[float, ...] = ()  # months to a reoperation (``<flag>_months`` of cohort.csv)
 
 
 def _number(row: pd.Series, column: str) -> float | None:
@@ -52,8 +53,9 @@ def _complication_time(row: pd.Series, name: str) -> float | None:
 
 
 def lanes(cohort: pd.DataFrame, cutoff: date | None, complications: Sequence[str],
-          events: Sequence[str]) -> list[Lane]:
-    """The lanes, earliest surgery first; patients without a follow-up time are left out."""
+          events: Sequence[str], reoperations: Sequence[str] = ()) -> list[Lane]:
+    """The lanes, earliest surgery first; patients without a follow-up time are left out. ``reoperations``:
+    0/1 columns with a ``<flag>_months`` time (a revision), marked on the lane at that time."""
     frame = cohort.copy()
     dates = frame["surgery_date"] if "surgery_date" in frame else pd.Series(pd.NaT, index=frame.index)
     frame["_surgery"] = pd.to_datetime(dates, errors="coerce")
@@ -68,6 +70,8 @@ def lanes(cohort: pd.DataFrame, cutoff: date | None, complications: Sequence[str
         progressed = _number(row, "pfs_event") == 1 and any(_number(row, e) == 1 for e in events)
         died = _number(row, "os_event") == 1
         flagged = tuple((c, _complication_time(row, c)) for c in complications if _number(row, c) == 1)
+        times = [_number(row, f"{r}_months") for r in reoperations if _number(row, r) == 1]
+        redone = tuple(t for t in times if t is not None)
         out.append(Lane(
             study_id=str(row["study_id"]),
             followup=followup,
@@ -75,6 +79,7 @@ def lanes(cohort: pd.DataFrame, cutoff: date | None, complications: Sequence[str
             progression=_number(row, "pfs_months") if progressed else None,
             death=_number(row, "os_months") if died else None,
             complications=flagged,
+            reoperations=redone,
         ))
     return out
 
@@ -113,7 +118,7 @@ def swimmer_chart(lanes_: list[Lane]) -> str:
         ax.spines["left"].set_visible(False)
         ax.grid(axis="x", color="#e5e5e5", lw=0.5)
         ax.set_axisbelow(True)
-        _legend(ax)
+        _legend(ax, any(lane.reoperations for lane in lanes_))
         if not n:
             no_data(ax, "No patients")
         return to_svg(fig, "swimmer")
@@ -130,21 +135,25 @@ def _draw_lane(ax: Any, y: int, lane: Lane, *, thickness: float, labelled: bool,
         ax.plot([lane.followup], [y], ls="none", marker="o", ms=4 if labelled else 2, mfc="white", mec=INK, mew=0.9)
     else:
         ax.plot([lane.death], [y], ls="none", marker="X", ms=6 if labelled else 3, color="#111111")
+    for redone in lane.reoperations:
+        ax.plot([redone], [y], ls="none", marker="s", ms=4.5 if labelled else 2.5, mfc="white", mec=ACCENT, mew=1.1)
     if lane.progression is not None:
         ax.plot([lane.progression], [y], ls="none", marker="^", ms=5.5 if labelled else 3, color=ACCENT)
     untimed = []
-    for name, months in lane.complications:
-        if months is None:
+    for name, onset in lane.complications:
+        if onset is None:
             untimed.append(labels.abbreviation(name))
         else:
-            ax.plot([months], [y], ls="none", marker="D", ms=3.5 if labelled else 2, color=INK)
+            ax.plot([onset], [y], ls="none", marker="D", ms=3.5 if labelled else 2, color=INK)
     if untimed and labelled:
         end = max(lane.followup, lane.potential or 0.0)
         ax.text(end + 0.015 * horizon, y, ", ".join(untimed), va="center", ha="left", fontsize=6, color="#333333")
 
 
-def _legend(ax: Any) -> None:
+def _legend(ax: Any, reoperation: bool) -> None:
     handles = [
+        *([ax.plot([], [], ls="none", marker="s", ms=4.5, mfc="white", mec=ACCENT, mew=1.1,
+                   label="Reoperation")[0]] if reoperation else []),
         ax.plot([], [], ls="none", marker="^", ms=5.5, color=ACCENT, label="Progression")[0],
         ax.plot([], [], ls="none", marker="X", ms=6, color="#111111", label="Death")[0],
         ax.plot([], [], ls="none", marker="o", ms=4, mfc="white", mec=INK, label="Last contact (alive)")[0],

@@ -1,7 +1,8 @@
 """Fixtures for the report tests: a 7-patient run folder shaped like the seed abstract.
 
 ``fixtures/`` holds one run's files: ``cohort.csv`` and ``measures.csv`` (hand-made, 7 patients as in
-the abstract), ``results.json`` (the analysis package run on those tables), ``results_minimal.json``
+the abstract), ``results.json`` (the analysis package run on those tables by ``make_results.py``, results.json
+schema 2.0), ``results_minimal.json``
 (hand-made with only the keys of issue 6, warnings without scopes), ``data_quality.json`` (the public
 summary of schema 2, as the service writes it), the run manifest ``run.json``, and ``previous/``: the run
 before (one patient fewer, an event and values different; its ``data_quality.json`` is the older log with
@@ -11,7 +12,10 @@ resource ids that runs before schema 2 wrote).
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +45,40 @@ def manifest() -> dict[str, Any]:
 def pdf_pages(path: Path) -> list[str]:
     """The text of each page, whitespace collapsed to single spaces."""
     return [" ".join(page.extract_text().split()) for page in PdfReader(path).pages]
+
+
+@dataclass(frozen=True)
+class Word:
+    """A word of the PDF where poppler's ``pdftotext -bbox`` finds it, in points from the top left."""
+
+    text: str
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+
+@dataclass(frozen=True)
+class Page:
+    width: float
+    height: float
+    words: list[Word]
+
+
+WORD = re.compile(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>')
+
+
+def pdf_words(path: Path) -> list[Page]:
+    """Every word of every page with its box (``pdftotext -bbox``, Debian package poppler-utils)."""
+    out = subprocess.run(["pdftotext", "-bbox", str(path), "-"], capture_output=True, text=True, timeout=120,
+                         check=True).stdout
+    pages = []
+    for chunk in out.split("<page ")[1:]:
+        size = re.match(r'width="([\d.]+)" height="([\d.]+)"', chunk)
+        assert size, "pdftotext -bbox gave a page without its size"
+        words = [Word(m[5], float(m[1]), float(m[2]), float(m[3]), float(m[4])) for m in WORD.finditer(chunk)]
+        pages.append(Page(float(size[1]), float(size[2]), words))
+    return pages
 
 
 @pytest.fixture(scope="session")

@@ -40,7 +40,9 @@ def expected_strings(results: dict[str, Any]) -> list[str]:
     means and SDs with one more)."""
     d = digits()
     fu = results["followup"]
+    completeness = fu.get("completeness")
     out = [
+        *([f"completeness (Clark's C) {100 * completeness:.1f}%"] if completeness is not None else []),
         f"{results['n_patients']} patients",
         f"median {fmt.months(fu['median_months'])} (range {fmt.months(fu['min_months'])}–"
         f"{fmt.months(fu['max_months'])}), mean {fmt.months(fu['mean_months'])}",
@@ -73,7 +75,16 @@ def expected_strings(results: dict[str, Any]) -> list[str]:
     for name in ("os", "pfs"):
         node = results["survival"][name]
         word = "event" if node["events"] == 1 else "events"
-        out.append(f"not reached; {node['events']} {word} in {node['n']}")
+        median = "not reached"
+        if "median_ci_lower" in node:  # schema 2: the median's CI; "not reached" where its curve stays above 0.5
+            low = fmt.months(node["median_ci_lower"]) if node["median_ci_lower"] is not None else "not estimable"
+            high = fmt.months(node["median_ci_upper"]) if node["median_ci_upper"] is not None else "not reached"
+            median += f" (95% CI {low} to {high})"
+        out.append(f"{median}; {node['events']} {word} in {node['n']}")
+        year = next((p for p in node.get("landmarks") or [] if p["months"] == 12), None)
+        if year and year["survival"] is not None:
+            ci = f"{100 * year['ci_lower']:.1f} to {100 * year['ci_upper']:.1f}"
+            out.append(f"at 12 months {100 * year['survival']:.1f}% ({ci})")
         for covariate, test in node["logrank"].items():
             label = {"sex": "sex", "tumor_category": "tumour category", "resection_margin": "resection margin",
                      "zone_iv": "zone IV involvement"}[covariate]
@@ -93,7 +104,10 @@ def test_key_findings_match_the_abstract_shaped_fixture_literally(pages: list[st
     page = findings_page(pages)
     for text in ("7 patients", "Pre-op 7.0 (6.0–8.5)", "1 month 4.0 (3.5–5.0)", "6 months 2.5 (2.0–3.25)",
                  "Pre-op 60 (40–60)", "Pre-op 11.0 ± 4.1 → 3 months 23.9 ± 3.9", "57.1% (18.4 to 90.1)",
-                 "14.3% (0.4 to 57.9)", "0/7 0.0% (0.0 to 41.0)", "not reached; 1 event in 7", "p < 0.001"):
+                 "14.3% (0.4 to 57.9)", "0/7 0.0% (0.0 to 41.0)",
+                 "not reached (95% CI 7.3 to not reached); 1 event in 7", "at 12 months 80.0% (20.4 to 96.9)",
+                 "completeness (Clark's C) 69.6%", "p < 0.001", "VAS 7/7 at 6 months, 100.0% (59.0 to 100.0)",
+                 "any failure type 3/7, 42.9% (9.9 to 81.6); revision 1/7"):
         assert text in page, text
 
 
@@ -115,10 +129,13 @@ def test_every_number_printed_on_the_key_findings_page_traces_to_results_json(
     page = findings_page(pages).split(" Caveats ")[0]  # caveat texts are results.json messages, quoted
     page = re.sub(r"data cut-off \S+ \S+ UTC", "", page)
     page = re.sub(r"\[[\d, ]+\]", "", page)  # citations of caveats
-    page = re.sub(r"95% CI|\(0-10\)|\(0-100\)|MSTS 93|\d+ months?|\d+ of \d+ pairs with adjusted p < 0\.05", "", page)
+    page = re.sub(r"\d+% CI|\(0-10\)|\(0-100\)|MSTS 93|\d+ months?|\d+ of \d+ pairs with adjusted p < 0\.05|type \d",
+                  "", page)
     candidates = _numbers(results["repeated_measures"]) + _numbers(results["paired"]) + _numbers(results["events"])
     candidates += _numbers(results["followup"]) + _numbers(results["survival"]) + [results["n_patients"]]
-    candidates += [100 * c for c in _numbers(results["events"])]  # proportions shown as percent
+    candidates += _numbers(results.get("responders")) + _numbers(results.get("implant"))
+    percent = _numbers(results["events"]) + _numbers(results["survival"]) + _numbers(results["followup"])
+    candidates += [100 * c for c in percent + _numbers(results.get("responders")) + _numbers(results.get("implant"))]
     checked = 0
     for token in re.findall(r"[−-]?\d+(?:\.\d+)?", page):
         digits = len(token.split(".")[1]) if "." in token else 0
