@@ -1,33 +1,31 @@
 """The study definition: codes, timepoint windows, analysis plan, quality gates.
 
-Loaded from a TOML file (default: ``config/study.toml``) into frozen dataclasses. Every unknown key,
-unknown code-system alias or malformed value raises :class:`ConfigError` naming the field and the fix.
+Loaded from a TOML file (default: ``config/study.toml``, described field by field in ``docs/study-file.md``),
+checked by the pydantic models of its tables (:class:`StudyFile`, on the settings layer of
+``config/settings.py``) and turned into frozen dataclasses. Every unknown key, unknown code-system alias or
+malformed value raises a one-line :class:`ConfigError` naming the field and the fix.
 """
 
 from __future__ import annotations
 
 import tomllib
+import types
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, Field, ValidationError, ValidationInfo, field_validator
 
 from config.errors import ConfigError
+from config.settings import LITERAL_SECRETS, FileModel, config_error, field_name, invalid
 
 Coding = tuple[str, str]
 """A (system URI, code) pair."""
 
 DEFAULT_STUDY_FILE = "study.toml"
-
-_TOP_LEVEL = {
-    "study", "systems", "extensions", "index_procedure", "enneking_zones", "resection_margin",
-    "diagnosis", "instruments", "timepoints", "complications", "events", "disease_status",
-    "analysis", "quality_gates", "claims", "reoperations", "implant",
-}
-CLAIM_KINDS = ("difference", "no difference", "proportion", "model")
-BETTER = ("lower", "higher")
-HENDERSON_TYPE_NUMBERS = (1, 2, 3, 4, 5)
 
 
 @dataclass(frozen=True)
@@ -155,362 +153,490 @@ class StudyDefinition:
         return tuple(column for key in self.reoperations for column in (key, f"{key}_months"))
 
 
-# --------------------------------------------------------------------------- parsing helpers
+# --------------------------------------------------------------------------- the file, as pydantic models
+#
+# Every table of the study file is a FileModel (config/settings.py): unknown fields are forbidden, types are
+# strict, ranges and choices are declared. Codings ("ALIAS|CODE") are checked against [systems], which the
+# validation gets as its context. Checks across tables (a timepoint named in [analysis] is defined in
+# [timepoints], ...) follow the validation and raise ConfigError directly.
+
+Better = Literal["lower", "higher"]
+ClaimKind = Literal["difference", "no difference", "proportion", "model"]
+ClaimTest = Literal["below", "at_least"]
+_CODING_EXAMPLE = 'write e.g. "loinc|72514-3"'
+_ANALYSIS = AnalysisSettings()
+_GATES = QualityGates()
 
 
-def _table(raw: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
-    value = raw.get(key)
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{where}{key}", "missing or not a table", f"add a [{where}{key}] table")
-    return value
+def parse_coding(text: str, systems: Mapping[str, str]) -> Coding:
+    """``"ALIAS|CODE"`` (ALIAS a key of ``systems``) or ``"URI|CODE"`` as (system URI, code).
 
-
-def _str(raw: Mapping[str, Any], key: str, where: str, default: str | None = None) -> str:
-    value = raw.get(key, default)
-    if not isinstance(value, str):
-        raise ConfigError(f"{where}{key}", "missing or not a string", f'set {key} = "..."')
-    return value
-
-
-def _number(raw: Mapping[str, Any], key: str, where: str, default: float | None = None) -> float:
-    value = raw.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"{where}{key}", f"expected a number, got {value!r}", f"set {key} = <number>")
-    return float(value)
-
-
-def _int(raw: Mapping[str, Any], key: str, where: str, default: int | None = None) -> int:
-    value = raw.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{where}{key}", f"expected an integer, got {value!r}", f"set {key} = <integer>")
-    return value
-
-
-def _no_unknown(raw: Mapping[str, Any], allowed: set[str], where: str) -> None:
-    for key in raw:
-        if key not in allowed:
-            raise ConfigError(
-                f"{where}{key}", "unknown field", f"remove it or use one of: {', '.join(sorted(allowed))}"
-            )
-
-
-def _coding(text: Any, systems: Mapping[str, str], field: str) -> Coding:
-    if not isinstance(text, str) or "|" not in text:
-        raise ConfigError(field, f"coding {text!r} is not 'ALIAS|CODE'", 'write e.g. "loinc|72514-3"')
+    Raises :func:`~config.settings.invalid` (problem and fix) when the text is not a usable coding.
+    """
+    if "|" not in text:
+        raise invalid(f"coding {text!r} is not 'ALIAS|CODE'", _CODING_EXAMPLE)
     alias, _, code = text.rpartition("|")
     if "://" in alias or alias.startswith("urn:"):
         return alias, code
     if alias not in systems:
-        raise ConfigError(
-            field,
-            f"unknown code system {alias!r}",
-            f"add it to [systems] or use one of: {', '.join(sorted(systems))}",
-        )
+        raise invalid(f"unknown code system {alias!r}",
+                      f"add it to [systems] or use one of: {', '.join(sorted(systems))}")
     if not code:
-        raise ConfigError(field, f"coding {text!r} has no code", 'write e.g. "loinc|72514-3"')
+        raise invalid(f"coding {text!r} has no code", _CODING_EXAMPLE)
     return systems[alias], code
 
 
-def _codings(value: Any, systems: Mapping[str, str], field: str) -> frozenset[Coding]:
-    if not isinstance(value, list) or not value:
-        raise ConfigError(field, "expected a non-empty list of codings", 'write e.g. ["loinc|72514-3"]')
-    return frozenset(_coding(item, systems, field) for item in value)
+def _check_codings(value: list[str], info: ValidationInfo) -> list[str]:
+    systems = (info.context or {}).get("systems", {})
+    for text in value:
+        parse_coding(text, systems)
+    return value
 
 
-def _coding_map(raw: Mapping[str, Any], systems: Mapping[str, str], where: str) -> dict[str, frozenset[Coding]]:
-    return {key: _codings(value, systems, f"{where}.{key}") for key, value in raw.items()}
+def _uri(value: str) -> str:
+    if not value.startswith(("http://", "https://", "urn:")):
+        raise invalid(f"{value!r} is not a URI", 'write e.g. "http://loinc.org"')
+    return value
 
 
-# --------------------------------------------------------------------------- sections
+def _months_after_surgery(value: list[float]) -> list[float]:
+    if any(month <= 0 for month in value):
+        raise invalid(f"{value!r} is not a list of months after surgery", "write e.g. [6, 12, 24]")
+    return sorted(value)
 
 
-def _systems(raw: Mapping[str, Any]) -> dict[str, str]:
-    systems = dict(_table(raw, "systems", ""))
-    for alias, uri in systems.items():
-        if not isinstance(uri, str) or not (uri.startswith(("http://", "https://", "urn:"))):
-            raise ConfigError(f"systems.{alias}", f"{uri!r} is not a URI", 'write e.g. "http://loinc.org"')
-    return systems
+def _pair(value: list[str]) -> list[str]:
+    if len(value) != 2:
+        raise invalid(f"expected two timepoints (from, to), got {len(value)}", 'write e.g. ["pre", "3m"]')
+    return value
 
 
-def _instruments(raw: Mapping[str, Any], systems: Mapping[str, str]) -> dict[str, Instrument]:
-    out: dict[str, Instrument] = {}
-    for name, spec in _table(raw, "instruments", "").items():
-        where = f"instruments.{name}."
-        if not isinstance(spec, Mapping):
-            raise ConfigError(where[:-1], "not a table", f"write [instruments.{name}]")
-        _no_unknown(spec, {"label", "codes", "min", "max", "unit", "mcid", "better"}, where)
-        low, high = _number(spec, "min", where), _number(spec, "max", where)
-        if low >= high:
-            raise ConfigError(f"{where}max", f"max {high} is not above min {low}", "swap min and max")
-        mcid, better = _mcid(spec, where, high - low)
-        out[name] = Instrument(
-            name=name,
-            label=_str(spec, "label", where, name),
-            codes=_codings(spec.get("codes"), systems, f"{where}codes"),
-            min=low,
-            max=high,
-            unit=_str(spec, "unit", where, ""),
-            mcid=mcid,
-            better=better,
-        )
-    return out
+Codings = Annotated[list[str], Field(min_length=1), AfterValidator(_check_codings)]
+"""A non-empty list of "ALIAS|CODE" codings; a resource matches if any of its codings is listed."""
+CodingTable = dict[str, Codings]
+"""Keys (values of a cohort column, or column names) → their codings."""
+Uri = Annotated[str, AfterValidator(_uri)]
 
 
-def _mcid(spec: Mapping[str, Any], where: str, span: float) -> tuple[float | None, str | None]:
-    if "mcid" not in spec and "better" not in spec:
-        return None, None
-    better = _str(spec, "better", where, "")
-    if better not in BETTER:
-        raise ConfigError(f"{where}better", f"{better!r} is not a direction",
-                          'an instrument with an mcid needs better = "lower" or "higher"')
-    if "mcid" not in spec:
-        raise ConfigError(f"{where}mcid", "missing", "give the minimal clinically important difference, e.g. mcid = 2")
-    mcid = _number(spec, "mcid", where)
-    if not 0 < mcid <= span:
-        raise ConfigError(f"{where}mcid", f"{mcid:g} is not within the scale's range (0, {span:g}]", "use e.g. 2")
-    return mcid, better
+class StudyTable(FileModel):
+    title: str = Field(min_length=1)
+    short_title: str | None = None  # None: the title
+    study_id_system: str = ""
+    pseudonym_prefix: str = "PO-"
+    pseudonym_namespace: str = ""
+    pseudonym_key_env: str = "PELVIC_PSEUDONYM_KEY"
+
+    @field_validator("pseudonym_key_env")
+    @classmethod
+    def _env_name(cls, value: str) -> str:
+        if not value or not (value[0].isalpha() or value[0] == "_") or not value.replace("_", "").isalnum():
+            raise invalid(f"{value!r} is not an environment variable name", 'write e.g. "PELVIC_PSEUDONYM_KEY"')
+        return value
 
 
-def _timepoints(raw: Mapping[str, Any]) -> dict[str, TimepointWindow]:
-    out: dict[str, TimepointWindow] = {}
-    for name, spec in _table(raw, "timepoints", "").items():
-        where = f"timepoints.{name}."
-        if not isinstance(spec, Mapping):
-            raise ConfigError(where[:-1], "not a table", f"write [timepoints.{name}]")
-        _no_unknown(spec, {"window", "rule", "target"}, where)
-        window = spec.get("window")
-        if (
-            not isinstance(window, list)
-            or len(window) != 2
-            or not all(isinstance(v, int) and not isinstance(v, bool) for v in window)
-            or window[0] > window[1]
-        ):
-            raise ConfigError(f"{where}window", f"{window!r} is not [low, high] in days", "write e.g. [15, 45]")
-        rule = _str(spec, "rule", where, "closest")
-        if rule not in {"latest", "closest"}:
-            raise ConfigError(f"{where}rule", f"unknown rule {rule!r}", 'use "latest" or "closest"')
-        target = spec.get("target")
-        if rule == "closest" and not isinstance(target, int):
-            raise ConfigError(f"{where}target", "a 'closest' window needs an integer target day", "add target = N")
-        out[name] = TimepointWindow(name, window[0], window[1], rule, target if isinstance(target, int) else None)
-    return out
+class ExtensionsTable(FileModel):
+    histology: Uri
+    related_primary: Uri
 
 
-def _analysis(raw: Mapping[str, Any], timepoints: Mapping[str, TimepointWindow]) -> AnalysisSettings:
-    spec = raw.get("analysis", {})
-    where = "analysis."
-    defaults = AnalysisSettings()
-    _no_unknown(spec, set(AnalysisSettings.__dataclass_fields__), where)
-
-    def tps(key: str, default: tuple[str, ...], length: int | None = None) -> tuple[str, ...]:
-        value = spec.get(key, list(default))
-        if not isinstance(value, list) or (length is not None and len(value) != length):
-            raise ConfigError(f"{where}{key}", f"expected a list of {length or 'some'} timepoints", "see study.toml")
-        for item in value:
-            if item not in timepoints:
-                raise ConfigError(f"{where}{key}", f"unknown timepoint {item!r}", f"define [timepoints.{item}]")
-        return tuple(value)
-
-    quantile_type = _int(spec, "quantile_type", where, defaults.quantile_type)
-    if not 1 <= quantile_type <= 9:
-        raise ConfigError(f"{where}quantile_type", f"{quantile_type} is not a Hyndman-Fan type", "use 1..9 (R: 7)")
-    msts = tps("msts_timepoints", defaults.msts_timepoints, 2)
-    sij = tps("sij_timepoints", defaults.sij_timepoints, 2)
-    baseline = spec.get("baseline_timepoint")
-    if baseline is not None and baseline not in timepoints:
-        raise ConfigError(f"{where}baseline_timepoint", f"unknown timepoint {baseline!r}", "name one of [timepoints]")
-    return AnalysisSettings(
-        quantile_type=quantile_type,
-        alpha=_number(spec, "alpha", where, defaults.alpha),
-        repeated_instruments=tuple(spec.get("repeated_instruments", defaults.repeated_instruments)),
-        repeated_timepoints=tps("repeated_timepoints", defaults.repeated_timepoints),
-        msts_timepoints=(msts[0], msts[1]),
-        sij_timepoints=(sij[0], sij[1]),
-        min_n_for_test=_int(spec, "min_n_for_test", where, defaults.min_n_for_test),
-        min_events_per_covariate=_int(spec, "min_events_per_covariate", where, defaults.min_events_per_covariate),
-        landmark_months=_months(spec, "landmark_months", where, defaults.landmark_months),
-        risk_table_every_months=_number(spec, "risk_table_every_months", where, defaults.risk_table_every_months),
-        baseline_timepoint=baseline,
-    )
+class MarginTable(FileModel):
+    code: Codings
+    values: CodingTable = Field(min_length=1)
 
 
-def _months(spec: Mapping[str, Any], key: str, where: str, default: tuple[float, ...]) -> tuple[float, ...]:
-    value = spec.get(key, list(default))
-    if (
-        not isinstance(value, list)
-        or not all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in value)
-    ):
-        raise ConfigError(f"{where}{key}", f"{value!r} is not a list of months after surgery", "write e.g. [6, 12, 24]")
-    return tuple(float(v) for v in sorted(value))
+class PrimaryDiagnosisTable(FileModel):
+    condition: Codings
+    histology: CodingTable
 
 
-def _claims(raw: Mapping[str, Any]) -> tuple[Claim, ...]:
-    items = raw.get("claims", [])
-    if not isinstance(items, list):
-        raise ConfigError("claims", "expected an array of tables", "write [[claims]] blocks")
-    out = []
-    for index, spec in enumerate(items):
-        where = f"claims[{index}]."
-        if not isinstance(spec, Mapping):
-            raise ConfigError(where[:-1], "not a table", "write [[claims]] blocks")
-        out.append(_claim(spec, where))
-    return tuple(out)
+class SecondaryDiagnosisTable(FileModel):
+    condition: Codings
+    primary_site: CodingTable
 
 
-CLAIM_FIELDS = {"text", "path", "test", "threshold", "kind", "numerator", "denominator", "percent", "printed_p",
-                "effect"}
+class DiagnosisTable(FileModel):
+    primary: PrimaryDiagnosisTable
+    secondary: SecondaryDiagnosisTable
 
 
-def _claim(spec: Mapping[str, Any], where: str) -> Claim:
-    _no_unknown(spec, CLAIM_FIELDS, where)
-    test = _str(spec, "test", where, "below")
-    if test not in {"below", "at_least"}:
-        raise ConfigError(f"{where}test", f"unknown test {test!r}", 'use "below" or "at_least"')
-    kind = _str(spec, "kind", where, "difference" if test == "below" else "no difference")
-    if kind not in CLAIM_KINDS:
-        raise ConfigError(f"{where}kind", f"unknown kind {kind!r}", f"use one of: {', '.join(CLAIM_KINDS)}")
-    optional = {key: spec.get(key) for key in ("numerator", "denominator", "percent", "printed_p")}
-    if kind == "proportion":
-        for key in ("numerator", "denominator"):
-            if key not in spec:
-                raise ConfigError(f"{where}{key}", "a proportion claim needs its printed count and total",
-                                  "add numerator = N and denominator = N")
-        numerator, denominator = _int(spec, "numerator", where), _int(spec, "denominator", where)
-        if not 0 <= numerator <= denominator or denominator == 0:
-            raise ConfigError(f"{where}numerator", f"{numerator}/{denominator} is not a proportion",
-                              "give 0 <= numerator <= denominator, denominator > 0")
-        optional.update(numerator=numerator, denominator=denominator)
-    elif "threshold" not in spec:
-        raise ConfigError(f"{where}threshold", "missing", "give the claimed significance level, e.g. 0.05")
-    for key in ("percent", "printed_p"):
-        if optional[key] is not None:
-            optional[key] = _number(spec, key, where)
-    effect = spec.get("effect")
-    if effect is not None and not isinstance(effect, str):
-        raise ConfigError(f"{where}effect", "not a results path",
-                          'write e.g. "survival.pfs.cox.univariable[covariate=sex]"')
-    return Claim(
-        text=_str(spec, "text", where), path=_str(spec, "path", where), test=test,
-        threshold=_number(spec, "threshold", where, 0.05), kind=kind,
-        numerator=optional["numerator"], denominator=optional["denominator"],
-        percent=optional["percent"], printed_p=optional["printed_p"], effect=effect,
-    )
+class InstrumentTable(FileModel):
+    label: str | None = None  # None: the instrument's key
+    codes: Codings
+    min: float
+    max: float
+    unit: str = ""
+    mcid: float | None = Field(None, gt=0)
+    better: Better | None = Field(None, validate_default=True)
+
+    @field_validator("max")
+    @classmethod
+    def _above_min(cls, value: float, info: ValidationInfo) -> float:
+        low = info.data.get("min")
+        if low is not None and value <= low:
+            raise invalid(f"max {value:g} is not above min {low:g}", "swap min and max")
+        return value
+
+    @field_validator("mcid")
+    @classmethod
+    def _within_the_scale(cls, value: float | None, info: ValidationInfo) -> float | None:
+        low, high = info.data.get("min"), info.data.get("max")
+        if value is not None and low is not None and high is not None and value > high - low:
+            raise invalid(f"{value:g} is not within the scale's range (0, {high - low:g}]", "use e.g. mcid = 2")
+        return value
+
+    @field_validator("better")
+    @classmethod
+    def _direction(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and info.data.get("mcid") is not None:
+            raise invalid("an instrument with an mcid needs a direction", 'set better = "lower" or "higher"')
+        if value is not None and "mcid" in info.data and info.data["mcid"] is None:
+            raise invalid("a direction without an mcid",
+                          "give the minimal clinically important difference, e.g. mcid = 2, or remove better")
+        return value
 
 
-def _reoperations(raw: Mapping[str, Any], systems: Mapping[str, str]) -> dict[str, frozenset[Coding]]:
-    table = raw.get("reoperations", {})
-    if not isinstance(table, Mapping):
-        raise ConfigError("reoperations", "not a table", 'write [reoperations] with e.g. revision = ["local|..."]')
-    return _coding_map(table, systems, "reoperations")
+class TimepointTable(FileModel):
+    window: list[int]
+    rule: Literal["latest", "closest"] = "closest"
+    target: int | None = Field(None, validate_default=True)
+
+    @field_validator("window")
+    @classmethod
+    def _low_high(cls, value: list[int]) -> list[int]:
+        if len(value) != 2 or value[0] > value[1]:
+            raise invalid(f"{value!r} is not [low, high] in days", "write e.g. [15, 45]")
+        return value
+
+    @field_validator("target")
+    @classmethod
+    def _target(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is None and info.data.get("rule") == "closest":
+            raise invalid("a 'closest' window needs an integer target day", "add target = N")
+        window = info.data.get("window")
+        if value is not None and window is not None and not window[0] <= value <= window[1]:
+            raise invalid(f"target day {value} is outside the window {window}",
+                          f"give a target from {window[0]} to {window[1]}")
+        return value
 
 
-def _implant(raw: Mapping[str, Any], flags: tuple[str, ...], reoperations: Mapping[str, Any]) -> ImplantSettings:
-    spec = raw.get("implant", {})
-    if not isinstance(spec, Mapping):
-        raise ConfigError("implant", "not a table", "write [implant]")
-    _no_unknown(spec, {"failure_types", "survival_endpoint"}, "implant.")
-    types = spec.get("failure_types", {})
-    if not isinstance(types, Mapping):
-        raise ConfigError("implant.failure_types", "not a table", 'write [implant.failure_types] with 1 = ["flag"]')
-    failure_types: dict[int, tuple[str, ...]] = {}
-    for key, columns in types.items():
-        where = f"implant.failure_types.{key}"
-        if not str(key).isdigit() or int(key) not in HENDERSON_TYPE_NUMBERS:
-            raise ConfigError(where, f"{key!r} is not a Henderson failure type", "use 1, 2, 3, 4 or 5")
-        if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
-            raise ConfigError(where, "expected a list of complication/event names", 'write e.g. ["dislocation"]')
+class AnalysisTable(FileModel):
+    quantile_type: int = _ANALYSIS.quantile_type
+    alpha: float = Field(_ANALYSIS.alpha, gt=0, lt=1)
+    repeated_instruments: list[str] = Field(default_factory=lambda: [*_ANALYSIS.repeated_instruments])
+    repeated_timepoints: list[str] = Field(default_factory=lambda: [*_ANALYSIS.repeated_timepoints])
+    msts_timepoints: Annotated[list[str], AfterValidator(_pair)] = Field(
+        default_factory=lambda: [*_ANALYSIS.msts_timepoints])
+    sij_timepoints: Annotated[list[str], AfterValidator(_pair)] = Field(
+        default_factory=lambda: [*_ANALYSIS.sij_timepoints])
+    min_n_for_test: int = Field(_ANALYSIS.min_n_for_test, ge=1)
+    min_events_per_covariate: int = Field(_ANALYSIS.min_events_per_covariate, ge=1)
+    landmark_months: Annotated[list[float], AfterValidator(_months_after_surgery)] = Field(
+        default_factory=lambda: [*_ANALYSIS.landmark_months])
+    risk_table_every_months: float = Field(_ANALYSIS.risk_table_every_months, gt=0)
+    baseline_timepoint: str | None = _ANALYSIS.baseline_timepoint
+
+    @field_validator("quantile_type")
+    @classmethod
+    def _hyndman_fan(cls, value: int) -> int:
+        if not 1 <= value <= 9:
+            raise invalid(f"{value} is not a Hyndman-Fan sample-quantile type",
+                          "use an integer from 1 to 9 (7 is R's default)")
+        return value
+
+    @field_validator("repeated_timepoints")
+    @classmethod
+    def _two_or_more(cls, value: list[str]) -> list[str]:
+        if len(set(value)) < 2:
+            raise invalid("fewer than two distinct timepoints", 'list at least two, e.g. ["pre", "1m", "3m"]')
+        return value
+
+
+class QualityGatesTable(FileModel):
+    max_unmappable_percent: float = Field(_GATES.max_unmappable_percent, ge=0, le=100)
+    max_cohort_shrink: int = Field(_GATES.max_cohort_shrink, ge=0)
+    max_extraction_problem_percent: float = Field(_GATES.max_extraction_problem_percent, ge=0, le=100)
+
+
+def _claim_kind(data: Mapping[str, Any]) -> str:
+    """The claim's kind; without one, its test says it ("below": a difference, "at_least": none)."""
+    kind = data.get("kind")
+    return str(kind) if kind else "difference" if data.get("test", "below") == "below" else "no difference"
+
+
+class ClaimTable(FileModel):
+    text: str = Field(min_length=1)
+    path: str = Field(min_length=1)
+    test: ClaimTest = "below"
+    kind: ClaimKind | None = None  # None: from the test
+    threshold: float | None = Field(None, gt=0, lt=1, validate_default=True)
+    denominator: int | None = Field(None, gt=0, validate_default=True)
+    numerator: int | None = Field(None, ge=0, validate_default=True)
+    percent: float | None = Field(None, ge=0, le=100)
+    printed_p: float | None = Field(None, ge=0, le=1)
+    effect: str | None = Field(None, min_length=1)
+
+    @field_validator("threshold")
+    @classmethod
+    def _threshold(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is None and _claim_kind(info.data) != "proportion":
+            raise invalid("missing", "give the claimed significance level, e.g. threshold = 0.05")
+        return value
+
+    @field_validator("denominator")
+    @classmethod
+    def _denominator(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is None and _claim_kind(info.data) == "proportion":
+            raise invalid("a proportion claim needs its printed count and total",
+                          "add numerator = N and denominator = N")
+        return value
+
+    @field_validator("numerator")
+    @classmethod
+    def _numerator(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if _claim_kind(info.data) != "proportion":
+            return value
+        if value is None:
+            raise invalid("a proportion claim needs its printed count and total",
+                          "add numerator = N and denominator = N")
+        denominator = info.data.get("denominator")
+        if denominator is not None and value > denominator:
+            raise invalid(f"{value}/{denominator} is not a proportion", "give 0 <= numerator <= denominator")
+        return value
+
+
+class FailureTypesTable(FileModel):
+    """Henderson failure types of tumour endoprostheses (keys 1-5) → the complication/event keys counting as each."""
+
+    soft_tissue: list[str] | None = Field(None, alias="1")
+    aseptic_loosening: list[str] | None = Field(None, alias="2")
+    structural: list[str] | None = Field(None, alias="3")
+    infection: list[str] | None = Field(None, alias="4")
+    tumour_progression: list[str] | None = Field(None, alias="5")
+
+    def by_number(self) -> dict[int, tuple[str, ...]]:
+        found = {int(str(info.alias)): getattr(self, name) for name, info in type(self).model_fields.items()}
+        return {number: tuple(flags) for number, flags in sorted(found.items()) if flags is not None}
+
+
+class ImplantTable(FileModel):
+    survival_endpoint: str | None = None  # a key of [reoperations]
+    failure_types: FailureTypesTable = Field(default_factory=FailureTypesTable)
+
+
+class DiseaseStatusTable(FileModel):
+    code: Codings
+    worsened: Codings
+    distant: Codings
+    local_qualifier: Codings
+
+
+class StudyFile(FileModel):
+    """The whole study file."""
+
+    study: StudyTable
+    systems: dict[str, Uri]
+    extensions: ExtensionsTable
+    index_procedure: CodingTable = Field(min_length=1)
+    enneking_zones: CodingTable
+    resection_margin: MarginTable
+    diagnosis: DiagnosisTable
+    instruments: dict[str, InstrumentTable] = Field(min_length=1)
+    timepoints: dict[str, TimepointTable] = Field(min_length=1)
+    complications: CodingTable
+    events: CodingTable
+    reoperations: CodingTable = Field(default_factory=dict)
+    implant: ImplantTable = Field(default_factory=ImplantTable)
+    disease_status: DiseaseStatusTable
+    analysis: AnalysisTable = Field(default_factory=AnalysisTable)
+    quality_gates: QualityGatesTable = Field(default_factory=QualityGatesTable)
+    claims: list[ClaimTable] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- pydantic's errors, as ours
+
+
+def _validate_file(raw: Any) -> StudyFile:
+    systems = raw.get("systems") if isinstance(raw, Mapping) else None
+    known = {k: v for k, v in systems.items() if isinstance(v, str)} if isinstance(systems, Mapping) else {}
+    try:
+        return StudyFile.model_validate(raw, context={"systems": known})
+    except ValidationError as exc:
+        raise _study_error(exc) from None
+
+
+def _study_error(exc: ValidationError) -> ConfigError:
+    """As :func:`config.settings.config_error`, with the study file's keyed tables ([instruments.NAME], ...)
+    walked for the fields an unknown one could have meant, and its own hint for a missing table."""
+    errors = exc.errors()
+    error = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+    loc = tuple(error["loc"])
+    name, leaf = field_name("", loc), str(loc[-1]) if loc else ""
+    kind, at = error["type"], _annotation_at(loc)
+    if kind == "extra_forbidden":
+        parent = _annotation_at(loc[:-1])
+        allowed = sorted(info.alias or key for key, info in parent.model_fields.items()) if _is_model(parent) else []
+        if leaf in LITERAL_SECRETS:
+            fix = f'put it in an environment variable and set {leaf}_env = "NAME"' if f"{leaf}_env" in allowed \
+                else "remove it"
+            return ConfigError(name, "secrets must not be written in the study file", fix)
+        return ConfigError(name, "unknown field", f"remove it or use one of: {', '.join(allowed)}")
+    if kind == "missing" and (_is_model(at) or typing.get_origin(at) is dict):
+        return ConfigError(name, "missing table", f"add a [{name}] table (see config/study.toml)")
+    if kind == "missing" and typing.get_origin(at) is list:
+        return ConfigError(name, "missing", f"set {leaf} = [...]")
+    if kind == "dict_type":
+        return ConfigError(name, "not a table", f"write a [{name}] table")
+    return config_error(exc, StudyFile, "")
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _bare(annotation: Any) -> Any:
+    """``Annotated[X, ...]`` and ``X | None`` → ``X``."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin is typing.Union or isinstance(annotation, types.UnionType):
+            annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+        else:
+            return annotation
+
+
+def _annotation_at(loc: tuple[int | str, ...]) -> Any:
+    """The type of the value at ``loc`` in the study file, walking models, keyed tables and lists."""
+    annotation: Any = StudyFile
+    for part in loc:
+        annotation = _bare(annotation)
+        if typing.get_origin(annotation) in (dict, list):
+            annotation = typing.get_args(annotation)[-1]
+        elif _is_model(annotation):
+            fields = {info.alias or key: info for key, info in annotation.model_fields.items()}
+            if part not in fields:
+                return None
+            annotation = fields[str(part)].annotation
+        else:
+            return None
+    return _bare(annotation)
+
+
+# --------------------------------------------------------------------------- checks across tables
+
+
+def _check_across_tables(file: StudyFile) -> None:
+    analysis = file.analysis
+    for name in analysis.repeated_instruments:
+        if name not in file.instruments:
+            raise ConfigError("analysis.repeated_instruments", f"unknown instrument {name!r}",
+                              f"define [instruments.{name}] or use one of: {', '.join(file.instruments)}")
+    named = {key: getattr(analysis, key) for key in ("repeated_timepoints", "msts_timepoints", "sij_timepoints")}
+    if analysis.baseline_timepoint is not None:
+        named["baseline_timepoint"] = [analysis.baseline_timepoint]
+    for key, timepoints in named.items():
+        for timepoint in timepoints:
+            if timepoint not in file.timepoints:
+                raise ConfigError(f"analysis.{key}", f"unknown timepoint {timepoint!r}",
+                                  f"define [timepoints.{timepoint}] or use one of: {', '.join(file.timepoints)}")
+    if "IV" not in file.enneking_zones:
+        raise ConfigError("enneking_zones.IV", "zone IV must be defined (zone_iv flag)", "add IV = [...]")
+    for key in file.events:
+        if key in file.complications or key == "death":
+            raise ConfigError(f"events.{key}", "name already used by a complication or the death flag",
+                              "choose another key (it becomes a cohort.csv column)")
+    taken = {*file.complications, *file.events, "death"}
+    for key in file.reoperations:
+        if key in taken or key.endswith("_months"):
+            raise ConfigError(f"reoperations.{key}", "name already used by a complication or event",
+                              "choose another key (it becomes a cohort.csv column)")
+    _check_implant(file)
+
+
+def _check_implant(file: StudyFile) -> None:
+    flags = {*file.complications, *file.events}
+    for number, columns in file.implant.failure_types.by_number().items():
         for column in columns:
             if column not in flags:
-                raise ConfigError(where, f"unknown complication or event {column!r}",
+                raise ConfigError(f"implant.failure_types.{number}", f"unknown complication or event {column!r}",
                                   "use a key of [complications] or [events]")
-        failure_types[int(key)] = tuple(columns)
-    endpoint = spec.get("survival_endpoint")
-    if endpoint is not None and endpoint not in reoperations:
+    endpoint = file.implant.survival_endpoint
+    if endpoint is not None and endpoint not in file.reoperations:
         raise ConfigError("implant.survival_endpoint", f"{endpoint!r} is not a reoperation",
                           "name a key of [reoperations]")
-    return ImplantSettings(dict(sorted(failure_types.items())), endpoint)
+
+
+# --------------------------------------------------------------------------- from the file to the definition
 
 
 def parse_study(raw: Mapping[str, Any], source: str = "") -> StudyDefinition:
     """Validate a parsed TOML document into a :class:`StudyDefinition`."""
-    _no_unknown(raw, _TOP_LEVEL, "")
-    systems = _systems(raw)
-    study = _table(raw, "study", "")
-    study_fields = {"title", "short_title", "study_id_system", "pseudonym_prefix", "pseudonym_key_env"}
-    _no_unknown(study, study_fields | {"pseudonym_namespace"}, "study.")
-    ext = _table(raw, "extensions", "")
-    _no_unknown(ext, {"histology", "related_primary"}, "extensions.")
-    margin = _table(raw, "resection_margin", "")
-    _no_unknown(margin, {"code", "values"}, "resection_margin.")
-    diagnosis = _table(raw, "diagnosis", "")
-    _no_unknown(diagnosis, {"primary", "secondary"}, "diagnosis.")
-    primary = _table(diagnosis, "primary", "diagnosis.")
-    _no_unknown(primary, {"condition", "histology"}, "diagnosis.primary.")
-    secondary = _table(diagnosis, "secondary", "diagnosis.")
-    _no_unknown(secondary, {"condition", "primary_site"}, "diagnosis.secondary.")
-    status = _table(raw, "disease_status", "")
-    _no_unknown(status, {"code", "worsened", "distant", "local_qualifier"}, "disease_status.")
-    gates = raw.get("quality_gates", {})
-    _no_unknown(
-        gates, {"max_unmappable_percent", "max_cohort_shrink", "max_extraction_problem_percent"}, "quality_gates."
-    )
-    instruments = _instruments(raw, systems)
-    timepoints = _timepoints(raw)
-    analysis = _analysis(raw, timepoints)
-    for name in analysis.repeated_instruments:
-        if name not in instruments:
-            raise ConfigError("analysis.repeated_instruments", f"unknown instrument {name!r}", "define it")
-    zones = _coding_map(_table(raw, "enneking_zones", ""), systems, "enneking_zones")
-    complications = _coding_map(_table(raw, "complications", ""), systems, "complications")
-    events = _coding_map(_table(raw, "events", ""), systems, "events")
-    reoperations = _reoperations(raw, systems)
-    taken = set(complications) | set(events) | {"death"}
-    for key in reoperations:
-        if key in taken or key.endswith("_months"):
-            raise ConfigError(f"reoperations.{key}", "name already used by a complication or event",
-                              "choose another key (it becomes a cohort.csv column)")
-    if "IV" not in zones:
-        raise ConfigError("enneking_zones.IV", "zone IV must be defined (zone_iv flag)", "add IV = [...]")
+    file = _validate_file(raw)
+    _check_across_tables(file)
+    systems = dict(file.systems)
+
+    def codes(texts: list[str]) -> frozenset[Coding]:
+        return frozenset(parse_coding(text, systems) for text in texts)
+
+    def table(spec: Mapping[str, list[str]]) -> dict[str, frozenset[Coding]]:
+        return {key: codes(texts) for key, texts in spec.items()}
+
+    study, diagnosis, status = file.study, file.diagnosis, file.disease_status
     return StudyDefinition(
-        title=_str(study, "title", "study."),
-        short_title=_str(study, "short_title", "study.", _str(study, "title", "study.")),
-        study_id_system=_str(study, "study_id_system", "study.", ""),
-        pseudonym_prefix=_str(study, "pseudonym_prefix", "study.", "PO-"),
-        pseudonym_key_env=_str(study, "pseudonym_key_env", "study.", "PELVIC_PSEUDONYM_KEY"),
-        pseudonym_namespace=_str(study, "pseudonym_namespace", "study.", ""),
+        title=study.title,
+        short_title=study.short_title if study.short_title is not None else study.title,
+        study_id_system=study.study_id_system,
+        pseudonym_prefix=study.pseudonym_prefix,
+        pseudonym_key_env=study.pseudonym_key_env,
+        pseudonym_namespace=study.pseudonym_namespace,
         systems=systems,
-        histology_extension=_str(ext, "histology", "extensions."),
-        related_primary_extension=_str(ext, "related_primary", "extensions."),
-        index_procedure=_coding_map(_table(raw, "index_procedure", ""), systems, "index_procedure"),
-        enneking_zones=zones,
-        margin_code=_codings(margin.get("code"), systems, "resection_margin.code"),
-        margin_values=_coding_map(_table(margin, "values", "resection_margin."), systems, "resection_margin.values"),
-        primary_condition=_codings(primary.get("condition"), systems, "diagnosis.primary.condition"),
-        primary_histology=_coding_map(
-            _table(primary, "histology", "diagnosis.primary."), systems, "diagnosis.primary.histology"
-        ),
-        secondary_condition=_codings(secondary.get("condition"), systems, "diagnosis.secondary.condition"),
-        secondary_primary_site=_coding_map(
-            _table(secondary, "primary_site", "diagnosis.secondary."), systems, "diagnosis.secondary.primary_site"
-        ),
-        instruments=instruments,
-        timepoints=timepoints,
-        complications=complications,
-        events=events,
-        disease_status_code=_codings(status.get("code"), systems, "disease_status.code"),
-        disease_status_worsened=_codings(status.get("worsened"), systems, "disease_status.worsened"),
-        disease_status_distant=_codings(status.get("distant"), systems, "disease_status.distant"),
-        disease_status_local=_codings(status.get("local_qualifier"), systems, "disease_status.local_qualifier"),
-        analysis=analysis,
-        quality_gates=QualityGates(
-            max_unmappable_percent=_number(gates, "max_unmappable_percent", "quality_gates.", 20.0),
-            max_cohort_shrink=_int(gates, "max_cohort_shrink", "quality_gates.", 2),
-            max_extraction_problem_percent=_number(gates, "max_extraction_problem_percent", "quality_gates.", 1.0),
-        ),
-        claims=_claims(raw),
+        histology_extension=file.extensions.histology,
+        related_primary_extension=file.extensions.related_primary,
+        index_procedure=table(file.index_procedure),
+        enneking_zones=table(file.enneking_zones),
+        margin_code=codes(file.resection_margin.code),
+        margin_values=table(file.resection_margin.values),
+        primary_condition=codes(diagnosis.primary.condition),
+        primary_histology=table(diagnosis.primary.histology),
+        secondary_condition=codes(diagnosis.secondary.condition),
+        secondary_primary_site=table(diagnosis.secondary.primary_site),
+        instruments={name: _instrument(name, spec, codes(spec.codes)) for name, spec in file.instruments.items()},
+        timepoints={name: TimepointWindow(name, spec.window[0], spec.window[1], spec.rule, spec.target)
+                    for name, spec in file.timepoints.items()},
+        complications=table(file.complications),
+        events=table(file.events),
+        disease_status_code=codes(status.code),
+        disease_status_worsened=codes(status.worsened),
+        disease_status_distant=codes(status.distant),
+        disease_status_local=codes(status.local_qualifier),
+        analysis=_analysis(file.analysis),
+        quality_gates=QualityGates(**file.quality_gates.model_dump()),
+        claims=tuple(_claim(spec) for spec in file.claims),
         source=source,
-        reoperations=reoperations,
-        implant=_implant(raw, (*complications, *events), reoperations),
+        reoperations=table(file.reoperations),
+        implant=ImplantSettings(file.implant.failure_types.by_number(), file.implant.survival_endpoint),
+    )
+
+
+def _analysis(spec: AnalysisTable) -> AnalysisSettings:
+    fields: dict[str, Any] = {key: tuple(value) if isinstance(value, list) else value
+                              for key, value in spec.model_dump().items()}
+    return AnalysisSettings(**fields)
+
+
+def _instrument(name: str, spec: InstrumentTable, codes: frozenset[Coding]) -> Instrument:
+    return Instrument(
+        name=name, label=spec.label if spec.label is not None else name, codes=codes, min=spec.min, max=spec.max,
+        unit=spec.unit, mcid=spec.mcid, better=spec.better,
+    )
+
+
+def _claim(spec: ClaimTable) -> Claim:
+    return Claim(
+        text=spec.text, path=spec.path, test=spec.test,
+        threshold=spec.threshold if spec.threshold is not None else Claim.threshold,
+        kind=_claim_kind(spec.model_dump()), numerator=spec.numerator, denominator=spec.denominator,
+        percent=spec.percent, printed_p=spec.printed_p, effect=spec.effect,
     )
 
 
