@@ -1,16 +1,17 @@
 """The analysis plan: what to compute and with which rules, defaults as in the seed paper.
 
-Field names match ``config.study.AnalysisSettings`` where the two overlap, so a plan can be built from the
-study definition with ``AnalysisPlan(**settings_fields)``; :func:`plan_from_study` adds what the study file
-says elsewhere (instruments' minimal clinically important differences, implant failure modes, reoperations).
+:class:`AnalysisPlan` extends the study file's ``[analysis]`` settings (:class:`config.AnalysisSettings`: the
+same fields, declared once); :func:`plan_from_study` is the one way from a study definition to its plan and
+adds what the study file says elsewhere (timepoints, event flags, instruments' minimal clinically important
+differences, implant failure modes, reoperations).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 
 from config.errors import ConfigError
-from config.study import StudyDefinition
+from config.study import AnalysisSettings, StudyDefinition
 
 QUANTILE_METHODS = {
     1: "inverted_cdf",
@@ -81,31 +82,20 @@ class FailureMode:
 
 
 @dataclass(frozen=True)
-class AnalysisPlan:
-    """Rules of the analysis. Every field has the seed paper's default."""
+class AnalysisPlan(AnalysisSettings):
+    """Rules of the analysis: the study file's ``[analysis]`` settings (inherited from
+    :class:`config.AnalysisSettings`, so their fields and defaults are declared once, there) plus what the
+    analysis takes from elsewhere in the study file and its own numerical rules. Every field has the seed
+    paper's default; :func:`plan_from_study` builds the plan of a study file."""
 
-    quantile_type: int = 7
-    alpha: float = 0.05
-    repeated_instruments: tuple[str, ...] = ("vas", "kps")
-    repeated_timepoints: tuple[str, ...] = ("pre", "1m", "3m", "6m")
-    msts_timepoints: tuple[str, str] = ("pre", "3m")
-    sij_timepoints: tuple[str, str] = ("pre", "6m")
     event_flags: tuple[str, ...] = EVENT_FLAGS
     survival_covariates: tuple[Covariate, ...] = DEFAULT_COVARIATES
-    min_n_for_test: int = 10
-    min_events_per_covariate: int = 10
     p_floor_threshold: float = 0.001
     """A rank test whose smallest attainable p is at or above this is flagged (the paper reports P < 0.001)."""
     cox_max_abs_coef: float = 10.0
     """|log HR| above this (HR beyond e^±10) is taken as a sign of separation: "not estimable"."""
     cox_max_se: float = 5.0
     """A standard error of log HR above this is taken as a sign of separation: "not estimable"."""
-    landmark_months: tuple[float, ...] = (6, 12, 24)
-    """Kaplan–Meier estimates with their CI at these months (R ``summary(survfit, times =)``)."""
-    risk_table_every_months: float = 3
-    """Step of the numbers-at-risk table under the Kaplan–Meier plots."""
-    baseline_timepoint: str | None = None
-    """Responders are counted from this timepoint; None: the first of :attr:`timepoints`."""
     timepoints: tuple[str, ...] = ()
     """Every timepoint of the study, in order; empty: :attr:`repeated_timepoints`."""
     mcids: tuple[Mcid, ...] = ()
@@ -157,8 +147,9 @@ class AnalysisPlan:
 def plan_from_study(study: StudyDefinition) -> AnalysisPlan:
     """The whole analysis plan of a study file: its [analysis] settings, timepoints, event flags, instruments'
     MCIDs, reoperations and implant failure modes."""
+    settings = {item.name: getattr(study.analysis, item.name) for item in fields(AnalysisSettings)}
     return AnalysisPlan(
-        **asdict(study.analysis),
+        **settings,
         event_flags=(*study.flag_columns, "death"),
         timepoints=tuple(study.timepoints),
         mcids=tuple(Mcid(name, spec.mcid, spec.better) for name, spec in study.instruments.items()

@@ -51,6 +51,8 @@ class TimepointWindow:
 
 @dataclass(frozen=True)
 class AnalysisSettings:
+    """The ``[analysis]`` table; ``analysis.AnalysisPlan`` extends it with what the analysis needs besides."""
+
     quantile_type: int = 7
     alpha: float = 0.05
     repeated_instruments: tuple[str, ...] = ("vas", "kps")
@@ -60,8 +62,11 @@ class AnalysisSettings:
     min_n_for_test: int = 10
     min_events_per_covariate: int = 10
     landmark_months: tuple[float, ...] = (6, 12, 24)
+    """Kaplan–Meier estimates with their CI at these months (R ``summary(survfit, times =)``)."""
     risk_table_every_months: float = 3
-    baseline_timepoint: str | None = None  # None: the first timepoint of [timepoints]
+    """Step of the numbers-at-risk table under the Kaplan–Meier plots."""
+    baseline_timepoint: str | None = None
+    """Responders are counted from this timepoint; None: the first timepoint of [timepoints]."""
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,19 @@ def test_plan_accepts_the_study_definitions_analysis_settings() -> None:
     assert plan.quantile_type == settings.quantile_type
 
 
+def test_the_plan_extends_the_settings_instead_of_restating_them() -> None:
+    from analysis import plan_from_study
+    from config.study import load_study
+
+    own = set(AnalysisPlan.__annotations__)
+    assert not own & {item.name for item in dataclasses.fields(AnalysisSettings)}
+    study = load_study()
+    plan = plan_from_study(study)
+    assert isinstance(plan, AnalysisSettings)
+    assert all(getattr(plan, item.name) == getattr(study.analysis, item.name)
+               for item in dataclasses.fields(AnalysisSettings))
+
+
 @pytest.mark.parametrize("quantile_type", [0, 10])
 def test_unknown_quantile_type_names_the_field(quantile_type: int) -> None:
     with pytest.raises(ConfigError, match=r"analysis\.quantile_type"):
