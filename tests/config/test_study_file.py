@@ -108,3 +108,32 @@ def test_failure_types_are_ordered_by_number_whatever_the_file_order() -> None:
     raw = default_raw()
     raw["implant"]["failure_types"] = {"4": ["deep_infection"], "1": ["dislocation"]}
     assert list(parse_study(raw).implant.failure_types) == [1, 4]
+
+
+def test_docs_study_file_describes_every_field_of_every_table() -> None:
+    import re
+    import typing
+    from pathlib import Path
+
+    from pydantic import BaseModel
+
+    from config.study import StudyFile
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "study-file.md").read_text(encoding="utf-8")
+    missing: list[str] = []
+
+    def walk(model: type[BaseModel]) -> None:
+        for key, info in model.model_fields.items():
+            name = info.alias or key
+            if not re.search(rf"[`\[.]{re.escape(name)}\b", doc):
+                missing.append(f"{model.__name__}.{name}")
+            for candidate in nested(info.annotation):
+                walk(candidate)
+
+    def nested(annotation: Any) -> list[type[BaseModel]]:
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            return [annotation]
+        return [model for arg in typing.get_args(annotation) for model in nested(arg)]
+
+    walk(StudyFile)
+    assert not missing, f"docs/study-file.md does not mention: {missing}"
