@@ -41,7 +41,9 @@ from service.sites import SiteResult, combine, export_manifest, extract_all, map
 log = logging.getLogger(__name__)
 
 EXPORT = "export.json"
-PUBLISHED = ["cohort.csv", "measures.csv", "results.json", "data_quality.json", "report.html", "report.pdf"]
+PUBLISHED = [
+    "cohort.csv", "measures.csv", "codebook.csv", "results.json", "data_quality.json", "report.html", "report.pdf",
+]
 DEVELOPMENT_KEY_WARNING = "study ids use the development pseudonym key: they are not secret (demo and testing only)"
 VERSIONED = ["pelvic-outcomes", "fhir.resources", "pandas", "scipy", "lifelines", "jinja2", "weasyprint", "matplotlib"]
 
@@ -148,6 +150,7 @@ def _stages(plan: RunPlan, run_dir: Path, manifest: dict[str, Any]) -> tuple[dic
     write_json(run_dir / "data_quality_full.json", pool.quality_full)
     write_csv(run_dir / "cohort.csv", pool.patients)
     write_csv(run_dir / "measures.csv", pool.measures)
+    write_csv(run_dir / "codebook.csv", _codebook(study, multisite=pool.sites != [""]))
     if pool.patients.empty:
         raise MappingError(
             f"no patient with an index procedure in {manifest['source']['location'] or 'the source'}: "
@@ -180,7 +183,7 @@ def _stages(plan: RunPlan, run_dir: Path, manifest: dict[str, Any]) -> tuple[dic
     manifest.update(status="succeeded", finished_at=plan.clock().isoformat(timespec="seconds"))
     manifest["outputs"] = [*PUBLISHED, EXPORT]
     write_json(run_dir / "run.json", manifest)
-    names = ["cohort.csv", "measures.csv", "run.json"]
+    names = ["cohort.csv", "measures.csv", "codebook.csv", "run.json"]
     write_json(run_dir / EXPORT, export_manifest(
         {name: run_dir / name for name in names}, site=plan.site, study=study.short_title, run_id=plan.run_id,
         cutoff=str(manifest["source"].get("extracted_at") or ""),
@@ -350,6 +353,17 @@ def _analysis_plan(study: StudyDefinition, sites: list[str]) -> AnalysisPlan:
     return dataclasses.replace(
         plan, survival_covariates=(*plan.survival_covariates, Covariate("site", sites[0], tuple(sites[1:])))
     )
+
+
+def _codebook(study: StudyDefinition, *, multisite: bool) -> pd.DataFrame:
+    """codebook.csv: every column of cohort.csv and measures.csv, how it is derived from FHIR (and the site)."""
+    from mapping.codebook import CODEBOOK_COLUMNS, codebook
+
+    rows = codebook(study)
+    if multisite:
+        rows.insert(1, {"table": "cohort.csv", "name": "site", "kind": "column", "label": "Site",
+                        "type": "text", "derivation": "the [[sources]] site the patient's data came from"})
+    return pd.DataFrame(rows, columns=list(CODEBOOK_COLUMNS))
 
 
 def _unchanged_since(plan: RunPlan, manifest: dict[str, Any], previous: str | None) -> dict[str, Any] | None:

@@ -109,7 +109,7 @@ def test_pooling_reads_the_sites_pseudonymised_exports_and_checks_their_hashes(t
         assert main(["run", "--source", str(site(tmp_path / f"{name}-fhir")), "--out", str(tmp_path / name),
                      "--data-dir", str(tmp_path / f"{name}-private")]) == 0
         export = json.loads((tmp_path / name / "export.json").read_text())
-        assert set(export["files"]) == {"cohort.csv", "measures.csv", "run.json"}
+        assert set(export["files"]) == {"cohort.csv", "measures.csv", "codebook.csv", "run.json"}
     pooled = tmp_path / "pooled"
     assert main(["run", "--source", str(tmp_path / "north"), "--source", str(tmp_path / "south"),
                  "--out", str(pooled)]) == 0

@@ -15,7 +15,10 @@ from pypdf import PdfReader
 
 from service.cli import main
 
-OUTPUTS = ["report.pdf", "report.html", "cohort.csv", "measures.csv", "results.json", "data_quality.json", "run.json"]
+OUTPUTS = [
+    "report.pdf", "report.html", "cohort.csv", "measures.csv", "codebook.csv", "results.json", "data_quality.json",
+    "run.json", "export.json",
+]
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +37,16 @@ def test_demo_run_writes_every_output_file(demo_run: Path) -> None:
     assert len(run["input_sha256"]) == 64
     assert (demo_run.parent / "data" / "runs" / run["run_id"] / "raw" / "manifest.json").exists()
     assert not (demo_run / "runs").exists()  # raw data never sits in the board's folder
+
+
+def test_the_codebook_describes_every_column_of_the_published_tables(demo_run: Path) -> None:
+    with (demo_run / "codebook.csv").open() as handle:
+        codebook = list(csv.DictReader(handle))
+    with (demo_run / "cohort.csv").open() as handle:
+        columns = next(csv.reader(handle))
+    described = [row["name"] for row in codebook if row["table"] == "cohort.csv"]
+    assert described == columns
+    assert all(row["label"] and row["type"] for row in codebook)
 
 
 def test_demo_cohort_csv_has_one_row_per_patient_in_the_schema_order(demo_run: Path) -> None:
