@@ -154,6 +154,36 @@ def _analysed_row(what: str, n: Any, included: int) -> dict[str, str]:
     return {"what": what, "n": fmt.integer(n), "missing": missing}
 
 
+def measurement_completeness(results: dict[str, Any], study: StudyDefinition) -> dict[str, Any]:
+    """Measurements done of those due, per instrument and timepoint (results.json ``followup_completeness[]``
+    ``{instrument, timepoint, done, expected, percent, previous_percent}``, written by service runs); the
+    previous run's percentage beside it when it differs. Empty when results.json has none."""
+    items = [c for c in results.get("followup_completeness") or [] if isinstance(c, dict)]
+    if not items:
+        return {"timepoints": [], "rows": []}
+    order = list(study.timepoints)
+    timepoints = sorted({str(c.get("timepoint")) for c in items},
+                        key=lambda t: order.index(t) if t in order else len(order))
+    instruments = list(dict.fromkeys(str(c.get("instrument")) for c in items))
+    found = {(str(c.get("instrument")), str(c.get("timepoint"))): c for c in items}
+    rows = []
+    for name in instruments:
+        cells = []
+        for tp in timepoints:
+            c = found.get((name, tp))
+            if c is None or not as_float(c.get("expected")):
+                cells.append(fmt.MISSING if c is None else "none due")
+                continue
+            share = fmt.percent(c.get("percent"))
+            before = as_float(c.get("previous_percent"))
+            if before is not None and fmt.percent(before) != share:
+                share += f", was {fmt.percent(before)}"
+            cells.append(f"{fmt.integer(c.get('done'))}/{fmt.integer(c.get('expected'))} ({share})")
+        instrument = study.instruments.get(name)
+        rows.append({"instrument": labels.instrument_title(instrument.label) if instrument else name, "cells": cells})
+    return {"timepoints": [labels.timepoint(t) for t in timepoints], "rows": rows}
+
+
 def reconciliation(quality: dict[str, Any]) -> dict[str, Any]:
     """Each reason of the mapping's log with what it did to the cohort, and a sentence per kind of change."""
     detail = _detail(quality)
@@ -207,6 +237,7 @@ def patient_flow(cohort: pd.DataFrame, results: dict[str, Any], quality: dict[st
         "eligibility": (f"patients with an index procedure ({procedures}) dated on or before the data cut-off; "
                         "the earliest index procedure is the surgery date"),
         "reconciliation": reconciliation(quality),
+        "measurements": measurement_completeness(results, study),
         "abbreviations": _abbreviations(cohort, study),
         "complications_timed": any(f"{c}_months" in cohort or f"{c}_days" in cohort for c in study.complications),
     }

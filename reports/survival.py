@@ -82,7 +82,8 @@ def landmark_cells(node: dict[str, Any], months: tuple[int, ...] = LANDMARK_MONT
             text = "no patient followed this long" if at_risk in ("0", fmt.MISSING) else NOT_ESTIMABLE
         else:
             low, high = _proportion(point.get("ci_lower")), _proportion(point.get("ci_upper"))
-            text = fmt.percent_ci(estimate, low, high) if low is not None else fmt.percent(estimate)
+            degenerate = low is None or high is None or low == high  # S = 1 before any event: no interval
+            text = fmt.percent(estimate) if degenerate else fmt.percent_ci(estimate, low, high)
         cells.append({"months": fmt.exact(month, 0, 1), "estimate": text, "at_risk": at_risk})
     return cells
 

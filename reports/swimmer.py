@@ -25,7 +25,7 @@ from reports.charts import ACCENT, BAND, INK, PATIENT, RC, new_figure, no_data, 
 MONTH_DAYS = 30.4375
 LANE_IN = 0.2
 MAX_HEIGHT_IN = 8.6
-MAX_LABELLED = 60
+MAX_LABELLED = 80
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ def swimmer_chart(lanes_: list[Lane]) -> str:
             _draw_lane(ax, y, lane, thickness=thickness, labelled=labelled, horizon=horizon)
         ax.set_ylim(n - 0.5 if n else 0.5, -0.6)
         if labelled:
-            ax.set_yticks(range(n), [lane.study_id for lane in lanes_], fontsize=6.5 if n > 25 else 7)
+            ax.set_yticks(range(n), [lane.study_id for lane in lanes_], fontsize=7 if n <= 25 else 6 if n <= 45 else 5)
         else:
             ax.set_yticks([])
             ax.set_ylabel(f"{n} patients, earliest surgery at the top")

@@ -355,3 +355,17 @@ def test_an_older_results_json_renders_with_not_available_in_place_of_the_new_fi
     assert "Not available: this run's results have no responder analysis" in text
     assert "Not available: this run's results have no implant outcome" in text
     assert "not available in this run's results" in text  # landmarks
+
+
+def test_measurements_done_of_those_due_per_instrument_and_timepoint(study: StudyDefinition) -> None:
+    keys = ("instrument", "timepoint", "done", "expected", "percent", "previous_percent")
+    results = {"followup_completeness": [dict(zip(keys, values, strict=True)) for values in (
+        ("vas", "6m", 6, 7, 85.714, 100.0), ("vas", "pre", 7, 7, 100.0, 100.0), ("kps", "pre", 0, 0, None, None),
+    )]}
+    found = flow.measurement_completeness(results, study)
+    assert found["timepoints"] == ["Pre-op", "6 months"]  # in the study's order
+    assert found["rows"] == [
+        {"instrument": "Pain, VAS", "cells": ["7/7 (100.0%)", "6/7 (85.7%, was 100.0%)"]},
+        {"instrument": "Karnofsky Performance Status", "cells": ["none due", "—"]},
+    ]
+    assert flow.measurement_completeness({}, study) == {"timepoints": [], "rows": []}
