@@ -24,15 +24,14 @@ something gone, two counts per halving and one listing of a few patients' ids.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from extractor.context import PullContext
-from extractor.http import HttpClient, InvalidPayload
-from extractor.paging import NO_CACHE, SearchResult
-from extractor.search import SearchTask, batches, owner, patient_param, stream_task
+from extractor.http import HttpClient
+from extractor.paging import SearchResult
+from extractor.search import SearchTask, batches, count, owner, parallel, patient_param, stream_task
 from extractor.snapshot import STUDY_RESOURCE_TYPES, Snapshot
 
 LEAF_PATIENTS = 4  # a batch this small is listed instead of halved again
@@ -40,8 +39,6 @@ ID_ELEMENTS = {"Patient": "id"}  # what a listing asks for (_elements); the othe
 DEFAULT_ELEMENTS = "subject"
 
 Batch = tuple[str, tuple[str, ...]]  # resource type, patients
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 @dataclass
@@ -113,20 +110,6 @@ class Recount:
         }
 
 
-def validate_count(body: dict[str, Any]) -> None:
-    if body.get("resourceType") != "Bundle":
-        raise InvalidPayload("expected a Bundle with a count")
-
-
-def count(client: HttpClient, rtype: str, patients: Sequence[str]) -> int | None:
-    """The server's number of ``rtype`` resources of these patients, or None when it sends no count."""
-    params = {patient_param(rtype): ",".join(patients), "_summary": "count"}
-    page = client.get_json(f"{client.settings.base_url}/{rtype}", params, validate=validate_count,
-                           headers=NO_CACHE)
-    total = page.body.get("total")
-    return total if isinstance(total, int) and not isinstance(total, bool) else None
-
-
 def list_ids(client: HttpClient, rtype: str, patients: Sequence[str]) -> tuple[set[str], SearchResult]:
     """The ids of the server's ``rtype`` resources of these patients now."""
     params = (
@@ -145,14 +128,6 @@ def halves(batch: Batch) -> list[Batch]:
     return [(rtype, patients[:middle]), (rtype, patients[middle:])]
 
 
-def _parallel(ctx: PullContext, work: Callable[[T], R], items: list[T]) -> list[R]:
-    workers = max(1, min(ctx.settings.concurrency, len(items)))
-    if workers == 1:
-        return [work(item) for item in items]
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fhir-count") as pool:
-        return list(pool.map(work, items))
-
-
 def find_gone(ctx: PullContext, previous: Snapshot, fresh: Snapshot, patients: Sequence[str]) -> Recount:
     """The resources of ``patients`` (the previous cohort) that are gone from the server, per type.
 
@@ -169,7 +144,7 @@ def find_gone(ctx: PullContext, previous: Snapshot, fresh: Snapshot, patients: S
     to_list: list[Batch] = []
     top = True
     while level:
-        counts = _parallel(ctx, lambda b: count(ctx.client, *b), level)
+        counts = parallel(ctx.settings.concurrency, lambda b: count(ctx.client, *b), level)
         recount.probes += len(level)
         ctx.stats.pages += len(level)
         ctx.stats.searches += len(level)
@@ -187,7 +162,7 @@ def find_gone(ctx: PullContext, previous: Snapshot, fresh: Snapshot, patients: S
         level, top = halved, False
     if to_list:
         ctx.progress.set_phase(f"listing the current ids of {sum(len(p) for _, p in to_list)} patients")
-    listings = _parallel(ctx, lambda b: list_ids(ctx.client, *b), to_list)
+    listings = parallel(ctx.settings.concurrency, lambda b: list_ids(ctx.client, *b), to_list)
     for (rtype, members), (current, result) in zip(to_list, listings, strict=True):
         ctx.stats.pages += result.pages
         ctx.stats.searches += 1

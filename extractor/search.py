@@ -3,7 +3,9 @@
 1. ``Procedure?code=sys|code,...`` with the study's index-procedure codes (``_elements=subject``) gives the
    cohort's patient ids.
 2. For batches of those ids: ``Patient?_id=a,b,c`` and ``Condition|Observation|Procedure?patient=a,b,c``,
-   each followed through all its pages. Never one request per resource.
+   each followed through all its pages. Never one request per resource. A batch holds as many patients as
+   make about one page of results (:func:`plan_batch_sizes`, from a count of the first batch), at most
+   ``patient_batch_size``.
 3. Every returned resource is checked to belong to the batch asked for (a server that silently ignores
    ``patient=`` would otherwise hand us the whole database).
 
@@ -17,23 +19,27 @@ and is it an index procedure) are shared by every mode.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from config.errors import FhirError
 from config.fhir import FhirSettings
 from config.study import StudyDefinition
 from extractor.context import PullContext, SearchStats
-from extractor.http import HttpClient, safe_url
-from extractor.paging import SearchResult, iter_resources
+from extractor.http import HttpClient, InvalidPayload, safe_url
+from extractor.paging import NO_CACHE, SearchResult, iter_resources
 from extractor.progress import Progress
 from extractor.snapshot import STUDY_RESOURCE_TYPES
 
 Resource = dict[str, Any]
 
 MAX_IDS_CHARS = 3000  # keep request lines well under common 8 KB limits
+PAGE_FILL = 0.75  # a planned search aims at this share of a page, so patients above the average still fit
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -135,14 +141,73 @@ def patient_param(resource_type: str) -> str:
     return "_id" if resource_type == "Patient" else "patient"
 
 
+def parallel(concurrency: int, work: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """``work`` on every item, up to ``concurrency`` at once; results in item order."""
+    workers = max(1, min(concurrency, len(items)))
+    if workers == 1:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fhir-search") as pool:
+        return list(pool.map(work, items))
+
+
+def validate_count(body: dict[str, Any]) -> None:
+    if body.get("resourceType") != "Bundle":
+        raise InvalidPayload("expected a Bundle with a count")
+
+
+def count(client: HttpClient, resource_type: str, patients: Sequence[str]) -> int | None:
+    """The server's number of ``resource_type`` resources of these patients (``_summary=count``: a count,
+    no resources sent), or None when it sends no count."""
+    params = {patient_param(resource_type): ",".join(patients), "_summary": "count"}
+    page = client.get_json(f"{client.settings.base_url}/{resource_type}", params, validate=validate_count,
+                           headers=NO_CACHE)
+    total = page.body.get("total")
+    return total if isinstance(total, int) and not isinstance(total, bool) else None
+
+
+def plan_batch_sizes(client: HttpClient, ids: Sequence[str], stats: SearchStats) -> dict[str, int]:
+    """Patients per search for each type, so that a search's results fit in about one page.
+
+    A server pages a search by continuing it, and that costs: on HAPI a second page costs about three times
+    the first per resource, so one search of 600 Observations in pages of 250 takes three times as long as
+    three searches of 200 (measured in bench/extract_incremental.py). Searches of about one page also spread
+    evenly over concurrent connections. The first batch of patients is counted per type
+    (``_summary=count``); the average per patient sets the batch size, never above ``patient_batch_size``; a
+    type the server does not count keeps ``patient_batch_size``. The sizes depend on the server's data only,
+    not on ``concurrency``, so the snapshot is the same whatever it is.
+    """
+    settings = client.settings
+
+    def fit(per_patient: float) -> int:
+        return max(1, min(settings.patient_batch_size, int(settings.page_size * PAGE_FILL / per_patient)))
+
+    sizes = {rtype: settings.patient_batch_size for rtype in STUDY_RESOURCE_TYPES}
+    sizes["Patient"] = fit(1.0)
+    sample = next(batches(ids, settings.patient_batch_size), [])
+    counted = [rtype for rtype in STUDY_RESOURCE_TYPES if rtype != "Patient"]
+    if not sample:
+        return sizes
+    totals = parallel(settings.concurrency, lambda rtype: count(client, rtype, sample), counted)
+    stats.searches += len(counted)
+    stats.pages += len(counted)
+    for rtype, total in zip(counted, totals, strict=True):
+        if total:
+            sizes[rtype] = fit(total / len(sample))
+    return sizes
+
+
 def cohort_tasks(
     ids: list[str], settings: FhirSettings, since: Mapping[str, str] | None = None,
-    types: tuple[str, ...] = STUDY_RESOURCE_TYPES,
+    types: tuple[str, ...] = STUDY_RESOURCE_TYPES, sizes: Mapping[str, int] | None = None,
 ) -> list[SearchTask]:
-    """The searches for the cohort's resources, in the canonical (sequential) order."""
+    """The searches for the cohort's resources, in the canonical (sequential) order.
+
+    ``sizes``: patients per search for each type (:func:`plan_batch_sizes`); else ``patient_batch_size``.
+    """
     tasks = []
     for resource_type in types:
-        for batch in batches(ids, settings.patient_batch_size):
+        size = (sizes or {}).get(resource_type, settings.patient_batch_size)
+        for batch in batches(ids, size):
             params = [(patient_param(resource_type), ",".join(batch)), ("_count", str(settings.page_size))]
             if since and resource_type in since:
                 params.append(("_lastUpdated", f"gt{since[resource_type]}"))
@@ -231,5 +296,7 @@ def search_pull(ctx: PullContext) -> dict[str, Any]:
     ctx.progress.set_phase("finding index procedures")
     ids = find_cohort(ctx.client, ctx.study, ctx.stats, ctx.progress)
     ctx.progress.set_phase(f"fetching resources of {len(ids)} patients")
-    run_tasks(ctx.client, cohort_tasks(ids, ctx.settings), ctx.writer.receive, ctx.stats, ctx.progress)
-    return {"patients": len(ids)}
+    sizes = plan_batch_sizes(ctx.client, ids, ctx.stats)
+    tasks = cohort_tasks(ids, ctx.settings, sizes=sizes)
+    run_tasks(ctx.client, tasks, ctx.writer.receive, ctx.stats, ctx.progress)
+    return {"patients": len(ids), "patients_per_search": sizes}

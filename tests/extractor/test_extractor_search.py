@@ -51,6 +51,26 @@ def test_concurrent_pull_writes_the_same_files_as_the_sequential_one(tmp_path: P
         assert first == (snaps[1].folder / f"{name}.ndjson").read_bytes()
 
 
+def test_patient_batches_are_sized_from_a_count_so_that_each_search_fits_in_one_page(tmp_path: Path):
+    server = FakeFhirServer(cohort_resources(12, noise=3, index_code=INDEX))  # 2 Observations per patient
+    session = StubSession(server)
+    snap = pull(settings(page_size=8, patient_batch_size=10), STUDY, tmp_path / "snap", session=session)
+    assert snap.manifest.details["patients_per_search"] == {"Patient": 6, "Procedure": 6, "Condition": 6,
+                                                            "Observation": 3}  # 8 * 0.75 / per patient
+    searches = [c.url for c in session.calls if "_summary" not in c.url and "code=" not in c.url]
+    assert not any("_offset=" in url for url in searches)  # no second pages
+    assert len(ids := snapshot_ids(snap)["Observation"]) == 24 and len(searches) == 2 + 2 + 2 + 4
+    assert ids == {f"p{i:04d}-obs{j}" for i in range(12) for j in range(2)}
+
+
+def test_a_server_without_counts_gets_patient_batch_size_patients_per_search(tmp_path: Path):
+    server = FakeFhirServer(cohort_resources(12, index_code=INDEX), counts=False)
+    snap = pull(settings(page_size=8, patient_batch_size=10), STUDY, tmp_path / "snap", session=StubSession(server))
+    assert snap.manifest.details["patients_per_search"] == {"Patient": 6, "Procedure": 10, "Condition": 10,
+                                                            "Observation": 10}
+    assert len(snapshot_ids(snap)["Observation"]) == 24
+
+
 def test_a_search_pull_counts_every_resource_received_as_read(tmp_path: Path):
     server = FakeFhirServer(cohort_resources(7, noise=3, index_code=INDEX))
     snap = pull(settings(page_size=3, patient_batch_size=2), STUDY, tmp_path / "snap", session=StubSession(server))
@@ -63,7 +83,7 @@ def test_a_resource_the_server_repeats_is_a_problem_grouped_by_resource_type(tmp
 
     def repeating(call):
         answer = server(call)
-        if "/Observation?" in call.url:
+        if "/Observation?" in call.url and "_summary=count" not in call.url:
             body = answer.json()
             body["entry"].append(body["entry"][0])
             body["total"] += 1
