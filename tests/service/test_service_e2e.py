@@ -120,7 +120,7 @@ def test_schedule_fires_emails_the_report_stops_cleanly_and_does_not_refire_afte
     deployment = load_deployment(config, TEST_ENV)
 
     scheduler = Process(config)
-    scheduler.wait_for("run started (trigger=schedule)")
+    scheduler.wait_for("started (trigger=schedule)")
     assert scheduler.terminate() == 0  # SIGTERM during the run: the run finishes first
     log = "".join(scheduler.lines)
     assert "waiting for a run in progress to finish" in log and "scheduler stopped" in log
