@@ -119,9 +119,6 @@ class CodeIndex:
         table = self.by_role[role]
         return any(coding in table for coding in codings(concept))
 
-    def any_role(self, concept: Any, roles: Iterable[str]) -> bool:
-        found = codings(concept)
-        return any(coding in self.by_role[role] for role in roles for coding in found)
 
     def is_relevant(self, resource_type: str, concept: Any) -> bool:
         """Does the concept carry a study code for this resource type, or any code of the study's own system?

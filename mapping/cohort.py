@@ -41,10 +41,6 @@ class Cohort:
     n_resources: int  # resources read
     n_unmappable: int  # resources rejected (quality gate)
 
-    @property
-    def unmappable_percent(self) -> float:
-        return 100.0 * self.n_unmappable / self.n_resources if self.n_resources else 0.0
-
 
 def cohort_columns(study: StudyDefinition) -> list[str]:
     return [*BASE_COLUMNS, *study.flag_columns, "death", *study.reoperation_columns]

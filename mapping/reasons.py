@@ -45,7 +45,6 @@ DEATH_BEFORE_SURGERY = "death date before surgery: date ignored"
 DATES_AFTER_DEATH = "clinical dates after the death date: last contact is the death date"
 
 # values
-NO_VALUE = "no value"
 OUT_OF_RANGE = "value outside the range of {} ({})"
 MM_SCALE_BY_UNIT = "{} on a 0-100 mm scale (unit mm) converted to 0-10"
 MM_SCALE_BY_RANGE = "{} on a 0-100 mm scale (by range) converted to 0-10"

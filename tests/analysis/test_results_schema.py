@@ -72,7 +72,7 @@ def test_results_json_has_every_key_of_issue_6(reference_cohort: ReferenceCohort
 
 def test_lists_that_carry_keys_are_not_empty(reference_cohort: ReferenceCohort) -> None:
     results = reference_cohort.results
-    assert results["events"] and results["warnings"] is not None
+    assert results["events"] and results["warnings"]  # a 7-patient cohort always carries small-n warnings
     for endpoint in ("os", "pfs"):
         assert results["survival"][endpoint]["km"]
         assert results["survival"][endpoint]["cox"]["univariable"]

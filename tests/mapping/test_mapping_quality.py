@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 
 import pytest
@@ -211,7 +212,7 @@ def test_quality_summary_of_a_mapped_cohort_has_no_names_mrns_or_ids(fhir, run):
 def test_pseudonym_is_stable_keyed_prefixed_and_ten_hex_characters(study):
     first = pseudonym(study, SOURCE, "p1", KEY)
     assert first == pseudonym(study, SOURCE + "/", "p1", KEY)
-    assert first.startswith("PO-") and len(first) == 13 and int(first[3:], 16) >= 0
+    assert re.fullmatch(r"PO-[0-9a-f]{10}", first), first
     assert first != pseudonym(study, SOURCE, "p2", KEY)
     assert first != pseudonym(study, "https://other.example.org/fhir", "p1", KEY)
     assert first != pseudonym(study, SOURCE, "p1", b"another key")
@@ -235,7 +236,7 @@ def test_n_resources_and_n_unmappable_count_what_was_read_and_rejected(fhir, run
     cohort = run([*fhir.basic(), orphan, error, fhir.observation("p1", (LOCAL, "msts93"), "2022-06-01")])
     assert cohort.n_resources == 6
     assert cohort.n_unmappable == 2  # the orphan and the MSTS without value; the excluded one is not unmappable
-    assert cohort.unmappable_percent == pytest.approx(100 * 2 / 6)
+    assert (cohort.n_unmappable, cohort.n_resources) == (2, 6)
 
 
 def test_a_year_only_measure_date_is_too_imprecise_and_rejected(fhir, run):
