@@ -14,9 +14,9 @@ from typing import Any
 
 from config.errors import MappingError
 from config.study import Coding, StudyDefinition
+from config.units import DAYS_PER_MONTH
 from mapping.cohort import MEASURE_COLUMNS, cohort_columns
 from mapping.conditions import DISTANT_METASTASIS, LOCAL_RECURRENCE
-from mapping.dates import DAYS_PER_MONTH
 from mapping.events import DEATH
 
 CODEBOOK_COLUMNS = (

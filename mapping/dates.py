@@ -21,7 +21,8 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any, NamedTuple
 
-DAYS_PER_MONTH = 30.4375
+from config.units import DAYS_PER_MONTH
+
 MINUTES_PER_DAY = 24 * 60
 PARTIAL_NOTE = "partial date ({} precision): {} assumed"  # mapping.reasons.PARTIAL_DATE
 

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from config.study import StudyDefinition
+from config.units import DAYS_PER_MONTH
 from reports import appendix, bottomline, findings, flow, labels, sections, survival
 from reports import formatting as fmt
 from reports.caveats import Caveats
@@ -19,7 +20,6 @@ from reports.changes import ChangeLog
 from reports.inputs import RunFiles
 from reports.table1 import halves, table1
 
-MONTH_DAYS = 30.4375
 IMPLANT = "implant"
 """The name of the implant-survival endpoint among the report's endpoints (its chart is ``km_implant``)."""
 DEMO_LOCATION = "bundled demo cohort"
@@ -168,7 +168,7 @@ def methods(results: dict[str, Any], study: StudyDefinition, run: dict[str, Any]
         "windows": [_window(study, name) for name in study.timepoints],
         "wilcoxon_methods": sorted({str(p.get("method")) for p in pairwise if p.get("method")}),
         "n_pairs": str(len(a.repeated_timepoints) * (len(a.repeated_timepoints) - 1) // 2),
-        "month_days": f"{MONTH_DAYS:g}",
+        "month_days": f"{DAYS_PER_MONTH:g}",
         "versions": sorted((str(k), str(v)) for k, v in (run.get("versions") or {}).items()),
         "schema_version": str(results.get("schema_version", "unknown")),
         "statements": statements(results.get("methods")),

@@ -15,12 +15,12 @@ from typing import Any
 import pandas as pd
 
 from config.study import StudyDefinition
+from config.units import DAYS_PER_MONTH
 from reports import formatting as fmt
 from reports import labels
 from reports.formatting import as_float
 from reports.inputs import dig
 
-MONTH_DAYS = 30.4375
 LOST_MONTHS = 6.0
 """Alive patients without contact for longer than this before the data cut-off count as lost to follow-up."""
 
@@ -96,7 +96,7 @@ def last_contact_gap(cohort: pd.DataFrame, cutoff: date | None) -> pd.Series:
     if cutoff is None or "surgery_date" not in cohort or "followup_months" not in cohort:
         return pd.Series(float("nan"), index=cohort.index)
     surgery = pd.to_datetime(cohort["surgery_date"], errors="coerce")
-    potential = (pd.Timestamp(cutoff) - surgery).dt.days / MONTH_DAYS
+    potential = (pd.Timestamp(cutoff) - surgery).dt.days / DAYS_PER_MONTH
     return potential - pd.to_numeric(cohort["followup_months"], errors="coerce")
 
 

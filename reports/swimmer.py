@@ -19,10 +19,10 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
+from config.units import DAYS_PER_MONTH
 from reports import labels
 from reports.charts import ACCENT, BAND, INK, PATIENT, RC, new_figure, no_data, to_svg
 
-MONTH_DAYS = 30.4375
 LANE_IN = 0.2
 MAX_HEIGHT_IN = 8.6
 MAX_LABELLED = 80
@@ -49,7 +49,7 @@ def _complication_time(row: pd.Series, name: str) -> float | None:
     if months is not None:
         return months
     days = _number(row, f"{name}_days")
-    return None if days is None else days / MONTH_DAYS
+    return None if days is None else days / DAYS_PER_MONTH
 
 
 def lanes(cohort: pd.DataFrame, cutoff: date | None, complications: Sequence[str],
@@ -66,7 +66,9 @@ def lanes(cohort: pd.DataFrame, cutoff: date | None, complications: Sequence[str
         if followup is None:
             continue
         surgery = row["_surgery"]
-        potential = None if cutoff is None or pd.isna(surgery) else (pd.Timestamp(cutoff) - surgery).days / MONTH_DAYS
+        potential = (
+            None if cutoff is None or pd.isna(surgery) else (pd.Timestamp(cutoff) - surgery).days / DAYS_PER_MONTH
+        )
         progressed = _number(row, "pfs_event") == 1 and any(_number(row, e) == 1 for e in events)
         died = _number(row, "os_event") == 1
         flagged = tuple((c, _complication_time(row, c)) for c in complications if _number(row, c) == 1)
