@@ -310,7 +310,7 @@ def bulk_incremental_pull(ctx: PullContext, previous: Snapshot) -> dict[str, Any
                     changes.add(resource, rtype)
         fresh = changes.finish(ctx.settings.base_url, "changes", "")
         recount = find_gone(ctx, previous, fresh, known)
-        merge = merge_changes(ctx, previous, fresh, recount.gone)
+        merge = merge_changes(ctx, previous, fresh, recount)
     stamp = export.manifest.transaction_time
     return {
         "patients": merge.patients,

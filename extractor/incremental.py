@@ -89,23 +89,29 @@ class Merge:
     left_cohort: int  # resources left out because their patient is no longer in the cohort
 
 
-def merge_changes(ctx: PullContext, previous: Snapshot, fresh: Snapshot, gone: dict[str, set[str]]) -> Merge:
+def merge_changes(ctx: PullContext, previous: Snapshot, fresh: Snapshot, recount: Recount) -> Merge:
     """Write ``previous`` merged with ``fresh`` into ``ctx.writer``.
 
     ``fresh`` holds the changed resources fetched since the watermarks (and everything of new patients),
-    ``gone`` the ids no longer on the server for their patients (:func:`extractor.recount.find_gone`). A
-    previous resource is replaced by its fresh version; gone ones are removed; the cohort is recomputed
-    from the merged Procedures and only its patients' resources are kept. Shared by the search and Bulk
-    incremental pulls.
+    ``recount.gone`` the ids no longer on the server for their patients (:func:`extractor.recount.find_gone`).
+    A previous resource is replaced by its fresh version; gone ones are removed; the cohort is recomputed
+    from the merged Procedures and only its patients' resources are kept. A type with nothing fetched,
+    nothing gone and all its patients still in the cohort is copied line for line, unparsed. Shared by the
+    search and Bulk incremental pulls.
 
     What was read to make ``fresh`` (its ``read`` and problems, e.g. duplicates received) is carried over
     to ``ctx.writer``; the resources of ``previous`` are not counted as read again.
     """
     ctx.progress.set_phase("merging")
+    gone = recount.gone
     cohort = index_patients(_merged(previous, fresh, "Procedure", gone["Procedure"]), ctx.study.index_codes)
     before = len(ctx.writer.problems)
     left_cohort = 0
     for rtype in STUDY_RESOURCE_TYPES:
+        untouched = not fresh.manifest.counts.get(rtype) and not gone[rtype]
+        if untouched and rtype in recount.owners and recount.owners[rtype] <= cohort:
+            ctx.writer.copy_type(previous, rtype)
+            continue
         for resource in _merged(previous, fresh, rtype, gone[rtype]):
             if owner(resource) in cohort:
                 ctx.writer.add(resource, rtype)
@@ -165,7 +171,7 @@ def incremental_pull(ctx: PullContext, previous: Snapshot) -> dict[str, Any]:
         run_tasks(ctx.client, tasks, changes.receive, ctx.stats, ctx.progress)
         fresh = changes.finish(ctx.settings.base_url, "changes", "")
         recount = find_gone(ctx, previous, fresh, known)
-        merge = merge_changes(ctx, previous, fresh, recount.gone)
+        merge = merge_changes(ctx, previous, fresh, recount)
     return {
         "patients": merge.patients,
         "incremental": incremental_details(previous, fresh, merge, recount, since=since,

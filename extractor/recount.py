@@ -98,6 +98,7 @@ class Recount:
     """What :func:`find_gone` found and what it cost (counts only go to the manifest)."""
 
     gone: dict[str, set[str]]  # per type: ids to remove from the previous snapshot and from the fetch
+    owners: dict[str, set[str]] = field(default_factory=dict)  # per type: patients the previous snapshot holds
     probes: int = 0  # _summary=count requests
     mismatched: Counter[str] = field(default_factory=Counter)  # per type: top-level batches that differed
     listed: Counter[str] = field(default_factory=Counter)  # per type: patients whose ids were listed
@@ -134,7 +135,8 @@ def find_gone(ctx: PullContext, previous: Snapshot, fresh: Snapshot, patients: S
     ``fresh`` holds what this pull fetched (changed resources, and everything of new patients).
     """
     ledger = Ledger.of(previous, fresh)
-    recount = Recount({rtype: set() for rtype in STUDY_RESOURCE_TYPES})
+    recount = Recount({rtype: set() for rtype in STUDY_RESOURCE_TYPES},
+                      {rtype: set(ledger.previous[rtype]) for rtype in STUDY_RESOURCE_TYPES})
     ctx.progress.set_phase(f"counting the resources of {len(patients)} patients")
     level: list[Batch] = [
         (rtype, tuple(batch))

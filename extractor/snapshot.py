@@ -214,6 +214,7 @@ class SnapshotWriter:
             stale.unlink()
         self._handles: dict[str, IO[bytes]] = {}
         self._seen: dict[str, set[str]] = {}
+        self._copied: set[str] = set()
         self.counts: Counter[str] = Counter()
         self.problems: list[Problem] = []
         self.read = 0
@@ -244,6 +245,8 @@ class SnapshotWriter:
         except UnicodeEncodeError:
             self.problem(where, REASON_NOT_ENCODABLE, file)
             return False
+        if rtype in self._copied:
+            raise ValueError(f"{rtype} resources were copied unparsed; nothing can be added to them")
         rid = resource.get("id")
         if isinstance(rid, str) and rid:
             seen = self._seen.setdefault(rtype, set())
@@ -258,6 +261,27 @@ class SnapshotWriter:
         handle.write(line + b"\n")
         self.counts[rtype] += 1
         return True
+
+    def copy_type(self, snapshot: Snapshot, rtype: str) -> int:
+        """Write ``snapshot``'s ``rtype`` resources unchanged, line for line, without parsing them again.
+
+        For a type nothing else is written to (its ids are not remembered for the duplicate check): an
+        incremental pull copies what did not change. Returns the number of resources copied.
+        """
+        if rtype in self._handles or rtype in self._copied:
+            raise ValueError(f"{rtype} resources were already written; copy_type comes first and once")
+        source = snapshot.folder / f"{rtype}.ndjson"
+        if not source.exists():
+            return 0
+        copied = 0
+        with source.open("rb") as lines, (self.folder / f"{rtype}.ndjson").open("wb") as out:
+            for line in lines:
+                if not line.isspace():
+                    out.write(line if line.endswith(b"\n") else line + b"\n")
+                    copied += 1
+        self._copied.add(rtype)  # closed for add(): it would not see the copied ids
+        self.counts[rtype] += copied
+        return copied
 
     def finish(self, source: str, kind: str, extracted_at: str, details: dict[str, Any] | None = None) -> Snapshot:
         for handle in self._handles.values():

@@ -225,3 +225,21 @@ def test_a_damaged_snapshot_file_fails_naming_file_and_line_not_a_traceback(tmp_
 def test_a_source_that_does_not_exist_is_one_line(tmp_path: Path):
     with pytest.raises(FhirError, match="source does not exist"):
         read_files(tmp_path / "nowhere", tmp_path / "snap")
+
+
+def test_a_type_copied_from_another_snapshot_is_the_same_bytes_and_closed_for_adding(tmp_path: Path):
+    from extractor import SnapshotWriter
+
+    first = SnapshotWriter(tmp_path / "a")
+    for i in range(3):
+        first.add(observation(f"o{i}", "p1"))
+    first.add(patient("p1"))
+    earlier = first.finish("src", "fhir-search", "2026-01-01T00:00:00.000Z")
+    again = SnapshotWriter(tmp_path / "b")
+    assert again.copy_type(earlier, "Observation") == 3
+    assert again.copy_type(earlier, "Condition") == 0  # no such file: nothing to copy
+    with pytest.raises(ValueError, match="copied"):
+        again.add(observation("o9", "p1"))
+    again.add(patient("p1"))
+    later = again.finish("src", "fhir-search", "2026-01-02T00:00:00.000Z")
+    assert later.manifest.sha256 == earlier.manifest.sha256 and later.manifest.counts == earlier.manifest.counts
