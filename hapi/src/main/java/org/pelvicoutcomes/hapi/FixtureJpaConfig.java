@@ -108,7 +108,7 @@ public class FixtureJpaConfig {
 	 */
 	@Bean
 	public static BeanPostProcessor batch2MaintenanceFrequency(Environment env) {
-		long millis = env.getProperty("fixture.batch2-maintenance-millis", Long.class, 1000L);
+		long millis = env.getProperty("fixture.batch2-maintenance-millis", Long.class, 200L);
 		return new BeanPostProcessor() {
 			@Override
 			public Object postProcessBeforeInitialization(Object bean, String beanName) {

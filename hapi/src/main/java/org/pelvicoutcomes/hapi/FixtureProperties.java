@@ -18,9 +18,10 @@ public class FixtureProperties {
 
 	/**
 	 * Period of HAPI's Batch2 maintenance pass. Each step of a Bulk export job waits for one pass, so
-	 * an export takes about 4 passes. HAPI's default: 60000.
+	 * an export takes about 4 passes: a 4,700-resource Group export took 5.6 s with 1000 ms and 3.4 s
+	 * with 200 ms (median of 3). HAPI's default: 60000.
 	 */
-	private long batch2MaintenanceMillis = 1000;
+	private long batch2MaintenanceMillis = 200;
 
 	/** Retry-After sent with a pending $export-poll-status (HAPI sends 120); 0 keeps HAPI's value. */
 	private int bulkExportRetryAfterSeconds = 1;
