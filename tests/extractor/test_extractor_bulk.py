@@ -34,6 +34,7 @@ INDEX_SYSTEM, INDEX_CODE = sorted(STUDY.index_codes)[0]
 
 
 @pytest.mark.hapi
+@pytest.mark.timeout(900)  # HAPI's export jobs on a loaded 2-core machine: minutes, not seconds
 @pytest.mark.parametrize("level", ["group", "system"])
 def test_bulk_export_pull_equals_the_search_pull(
     hapi_url: str, synthetic_cohort: dict[str, Any], tmp_path: Path, level: str
@@ -66,6 +67,7 @@ def recording_session(settings_: Any) -> tuple[requests.Session, list[tuple[str,
 
 
 @pytest.mark.hapi
+@pytest.mark.timeout(900)  # HAPI's export jobs on a loaded 2-core machine: minutes, not seconds
 @pytest.mark.parametrize("level", ["group", "system"])
 def test_bulk_incremental_pull_after_change_add_and_delete_equals_a_full_bulk_pull(
     hapi_url: str, tmp_path: Path, level: str
