@@ -1,8 +1,9 @@
 """What every server extraction mode shares: the pull's context, its search bookkeeping, FHIR instants,
 and the authenticated client.
 
-The modes (:mod:`extractor.search`, :mod:`extractor.incremental`, :mod:`extractor.bulk`) import this
-module and each other only downwards (search ← incremental ← bulk); :mod:`extractor.pull` picks the mode.
+The modes (:mod:`extractor.search`, :mod:`extractor.incremental`, :mod:`extractor.bulk`) and the
+incremental pulls' deletion check (:mod:`extractor.recount`) import this module and each other only
+downwards (search ← recount ← incremental ← bulk); :mod:`extractor.pull` picks the mode.
 """
 
 from __future__ import annotations
