@@ -85,6 +85,7 @@ class FollowupSettings:
     upcoming_days: int = 14
     min_completeness_percent: float = 0.0  # 0: no gate; else a run is held when a time point falls below it
     lookup_file: bool = False  # write study id -> hospital identifiers into the run's private folder
+    withdrawn_file: Path | None = None  # CSV of study ids withdrawn from follow-up (private, in data_dir)
 
 
 @dataclass(frozen=True)
@@ -278,6 +279,12 @@ class FollowupFile(FileModel):
     upcoming_days: int = Field(14, ge=0, le=365)
     min_completeness_percent: float = Field(0.0, ge=0, le=100)
     lookup_file: bool = False
+    withdrawn_file: str | None = None
+
+    @field_validator("withdrawn_file")
+    @classmethod
+    def _withdrawn(cls, value: str | None) -> str | None:
+        return None if value is None else _path_text(value)
 
 
 class SourceFile(FileModel):
@@ -361,6 +368,12 @@ def _paths(table: PathsFile, base: Path) -> PathSettings:
     return paths
 
 
+def _followup(table: FollowupFile, base: Path) -> FollowupSettings:
+    fields = table.model_dump()
+    fields["withdrawn_file"] = _path(table.withdrawn_file, base) if table.withdrawn_file else None
+    return FollowupSettings(**fields)
+
+
 def _sites(tables: list[SourceFile], env: Mapping[str, str], base: Path) -> tuple[SiteSource, ...]:
     sites: list[SiteSource] = []
     for index, table in enumerate(tables):
@@ -418,7 +431,7 @@ def parse_deployment(raw: Mapping[str, Any], env: Mapping[str, str], config_file
             coordinator=_check_addresses(email.coordinator, "email.coordinator"),
             worklist_subject=email.worklist_subject,
         ),
-        followup=FollowupSettings(**table.followup.model_dump()),
+        followup=_followup(table.followup, base),
         sites=_sites(table.sources, env, base),
         on_site_failure=table.on_site_failure,
         site=table.site,

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.worklist import Completeness, Window, WorkItem, completeness, worklist
+from config.errors import ConfigError
 from config.study import StudyDefinition
 from mapping import pseudonym
 from mapping.patients import study_identifier
@@ -48,11 +49,32 @@ def deaths(events: pd.DataFrame) -> dict[str, date]:
 
 def build(
     study: StudyDefinition, patients: pd.DataFrame, measures: pd.DataFrame, events: pd.DataFrame, *,
-    today: date, upcoming_days: int,
+    today: date, upcoming_days: int, withdrawn: frozenset[str] = frozenset(),
 ) -> tuple[list[WorkItem], list[Completeness]]:
     plan = schedule(study, measures)
-    items = worklist(patients, measures, plan, today=today, deaths=deaths(events), upcoming_days=upcoming_days)
+    items = worklist(patients, measures, plan, today=today, deaths=deaths(events), withdrawn=withdrawn,
+                     upcoming_days=upcoming_days)
     return items, completeness(items, plan)
+
+
+def read_withdrawn(path: Path) -> frozenset[str]:
+    """The study ids in the coordinator's withdrawal list: a CSV with a ``study_id`` column (others, such as
+    a date or a reason, are the coordinator's own and not read). Blank ids are skipped."""
+    field = "followup.withdrawn_file"
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(field, f"{path} does not exist",
+                          "create it with a header line 'study_id' and one withdrawn study id per line") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(field, f"cannot read {path}: {exc}", "save it as a UTF-8 CSV file") from None
+    reader = csv.DictReader(io.StringIO(text))
+    if reader.fieldnames is None or "study_id" not in [name.strip() for name in reader.fieldnames]:
+        raise ConfigError(field, f"{path} has no study_id column", "make the first line a header: study_id")
+    return frozenset(
+        value.strip() for row in reader
+        for key, value in row.items() if key is not None and key.strip() == "study_id" and value and value.strip()
+    )
 
 
 def to_csv(items: Sequence[WorkItem]) -> str:

@@ -335,8 +335,11 @@ def _followup(plan: RunPlan, run_dir: Path, pool: _Pool, previous: str | None) -
         parts = [followup.lookup(plan.study, raw_folder(run_dir, site), pool.namespaces[site], plan.key.secret, ids)
                  for site in pool.sites if site in pool.namespaces]
         lookup = parts[0] + "".join(part.split("\n", 1)[1] for part in parts[1:]) if parts else None
+    source = plan.followup.withdrawn_file
+    withdrawn = followup.read_withdrawn(source) if source is not None else frozenset()
     items, complete = followup.build(plan.study, pool.patients, pool.measures, pool.events,
-                                     today=plan.clock().date(), upcoming_days=plan.followup.upcoming_days)
+                                     today=plan.clock().date(), upcoming_days=plan.followup.upcoming_days,
+                                     withdrawn=withdrawn)
     followup.write_private(run_dir, items, lookup)
     trend = _completeness_trend(complete, plan.layout, previous)
     held = followup.below(trend, plan.followup.min_completeness_percent)

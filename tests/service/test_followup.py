@@ -7,6 +7,8 @@ import shutil
 import stat
 from pathlib import Path
 
+import pytest
+
 from config.deployment import load_deployment
 from extractor import demo_source
 from service.cli import main
@@ -72,3 +74,41 @@ def test_a_completeness_gate_holds_the_report(
     assert [e.rcpt_tos for e in smtp_server.inbox.envelopes] == [["admin@hospital.test"]]
     alert = smtp_server.inbox.message(0).get_content()
     assert "kps at pre is 86% complete (6 of 7), below 90%" in alert and "followup.min_completeness_percent" in alert
+
+
+def test_a_withdrawn_patient_is_not_applicable_not_overdue(
+    write_deployment: WriteDeployment, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    source = without_kps_of_one_patient(tmp_path / "export")
+    withdrawn = tmp_path / "withdrawn.csv"
+    withdrawn.write_text("study_id,date,reason\n")
+    config = write_deployment(smtp_server, followup={"withdrawn_file": str(withdrawn)}, source=str(source))
+    assert main(["run", "--config", str(config)]) == 0
+    deployment = load_deployment(config, TEST_ENV)
+
+    def worklist() -> list[list[str]]:
+        run_id = json.loads((deployment.paths.out_dir / "run.json").read_text())["run_id"]
+        lines = (deployment.paths.data_dir / "runs" / run_id / "worklist.csv").read_text().splitlines()[1:]
+        return [line.split(",") for line in lines]
+
+    overdue = [row for row in worklist() if row[-1] == "overdue"]
+    assert len(overdue) == 4
+    patient = overdue[0][0]
+    withdrawn.write_text(f"study_id,date,reason\n{patient},2024-01-10,consent withdrawn\n")
+    assert main(["run", "--config", str(config)]) == 0
+
+    mine = [row for row in worklist() if row[0] == patient]
+    assert mine and not [row for row in mine if row[-1] == "overdue"]
+    assert {row[-1] for row in mine if row[2] == "kps"} == {"not applicable"}
+    completeness = json.loads((deployment.paths.out_dir / "results.json").read_text())["followup_completeness"]
+    kps_pre = next(c for c in completeness if (c["instrument"], c["timepoint"]) == ("kps", "pre"))
+    assert (kps_pre["done"], kps_pre["expected"]) == (6, 6)
+
+
+def test_a_missing_withdrawal_list_is_a_configuration_error(
+    write_deployment: WriteDeployment, smtp_server: SmtpServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_deployment(smtp_server, followup={"withdrawn_file": str(tmp_path / "nowhere.csv")})
+    assert main(["run", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "followup.withdrawn_file" in err and "header line 'study_id'" in err and "Traceback" not in err
