@@ -17,7 +17,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from config.errors import ConfigError
 from config.settings import LITERAL_SECRETS, FileModel, config_error, field_name, invalid
@@ -38,6 +46,12 @@ class Instrument:
     unit: str
     mcid: float | None = None  # minimal clinically important difference, in the instrument's units
     better: str | None = None  # "lower" or "higher": which direction is an improvement
+    short_label: str = ""  # for table headers and axes; "" in the file: the label
+    decimals: int | None = None  # decimals shown in the report; None: the report's default
+
+    def __post_init__(self) -> None:
+        if not self.short_label:
+            object.__setattr__(self, "short_label", self.label)
 
 
 @dataclass(frozen=True)
@@ -47,6 +61,132 @@ class TimepointWindow:
     high: int
     rule: str  # "latest" or "closest"
     target: int | None = None
+    label: str = ""  # for reports, e.g. "1 month"; "": the key
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", self.name)
+
+
+FACT_SOURCES = ("index_procedure", "diagnosis_group", "diagnosis_detail", "body_site", "observation_value", "rule")
+"""Where a cohort fact comes from (``from`` of a ``[facts.NAME]`` table); docs/study-file.md, *facts*."""
+RULE_OPS = ("contains", "equals", "in")
+BUILTIN_COLUMNS = ("study_id", "sex", "age_at_surgery", "surgery_date", "followup_months", "death")
+"""cohort.csv columns every study has; ``sex`` may also be a subgroup, log-rank factor or Cox covariate."""
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A cohort fact: one cohort.csv column (after study_id, sex, age_at_surgery, surgery_date), derived from
+    FHIR as ``source`` says.
+
+    ``values``: value key -> codings (body_site, observation_value); ``code``: the Observation code
+    (observation_value); ``rule_*``: a 0/1 flag over another fact (source "rule"); ``levels``: the values in
+    table order (the first is the reference level unless a Cox entry says otherwise), empty when they are
+    only known from the data; ``level_labels``: value -> label for reports.
+    """
+
+    name: str
+    label: str
+    source: str  # one of FACT_SOURCES
+    values: Mapping[str, frozenset[Coding]] = field(default_factory=dict)
+    code: frozenset[Coding] = frozenset()
+    rule_fact: str | None = None
+    rule_op: str | None = None  # "contains", "equals" or "in"
+    rule_values: tuple[str, ...] = ()
+    levels: tuple[str, ...] = ()
+    level_labels: Mapping[str, str] = field(default_factory=dict)
+    short_label: str = ""  # "": the label
+
+    def __post_init__(self) -> None:
+        if not self.short_label:
+            object.__setattr__(self, "short_label", self.label)
+
+    @property
+    def is_flag(self) -> bool:
+        """A derived 0/1 column (``from = "rule"``)."""
+        return self.source == "rule"
+
+    def level_label(self, value: str) -> str:
+        """The report label of a value: ``level_labels`` or the value itself."""
+        return self.level_labels.get(value, value)
+
+
+@dataclass(frozen=True)
+class DiagnosisGroup:
+    """A ``[diagnosis.GROUP]`` table: Conditions coded ``condition`` belong to the group; the detail text is
+    the ``histology`` key (mCODE histology extension or the Condition's own coding) or ``detail`` with
+    ``{site}`` the ``primary_site`` key of the related primary condition (``detail_unknown`` without one)."""
+
+    name: str
+    condition: frozenset[Coding]
+    histology: Mapping[str, frozenset[Coding]] = field(default_factory=dict)
+    primary_site: Mapping[str, frozenset[Coding]] = field(default_factory=dict)
+    detail: str | None = None
+    detail_unknown: str | None = None
+
+
+@dataclass(frozen=True)
+class Progression:
+    """Which [events] keys disease-status Observations and relapse Conditions set (None: not mapped)."""
+
+    local: str | None = None
+    distant: str | None = None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A survival endpoint: cohort.csv ``<name>_months`` and ``<name>_event``; time to the first of ``events``
+    (keys of [complications], [events], [reoperations] or "death") after surgery, else censored."""
+
+    name: str
+    label: str
+    events: tuple[str, ...]
+    censor: str = "last_contact"
+
+    @property
+    def columns(self) -> tuple[str, str]:
+        return f"{self.name}_months", f"{self.name}_event"
+
+
+@dataclass(frozen=True)
+class RepeatedSpec:
+    """``[[analysis.repeated]]``: Friedman test and pairwise signed-rank tests of one instrument."""
+
+    instrument: str
+    timepoints: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PairedSpec:
+    """``[[analysis.paired]]``: one before/after comparison (results.json ``paired.<name>``), overall and/or
+    within the two subgroups of the fact ``by``."""
+
+    name: str
+    instrument: str
+    before: str
+    after: str
+    by: str | None = None
+    overall: bool = True
+
+
+@dataclass(frozen=True)
+class CoxSpec:
+    """A Cox covariate: a fact (or "sex") with its reference level and non-reference levels in order; a 0/1
+    rule flag has neither."""
+
+    fact: str
+    reference: str | None = None
+    levels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SurvivalSpec:
+    """``[analysis.survival]``: the endpoints analysed, the log-rank factors and the Cox covariates."""
+
+    endpoints: tuple[str, ...] = ()
+    logrank: tuple[str, ...] = ()
+    cox: tuple[CoxSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -55,6 +195,8 @@ class AnalysisSettings:
 
     quantile_type: int = 7
     alpha: float = 0.05
+    # To be removed (issue 13): repeated_instruments, repeated_timepoints, msts_timepoints, sij_timepoints;
+    # read `repeated` and `paired` instead.
     repeated_instruments: tuple[str, ...] = ("vas", "kps")
     repeated_timepoints: tuple[str, ...] = ("pre", "1m", "3m", "6m")
     msts_timepoints: tuple[str, str] = ("pre", "3m")
@@ -67,6 +209,13 @@ class AnalysisSettings:
     """Step of the numbers-at-risk table under the Kaplan–Meier plots."""
     baseline_timepoint: str | None = None
     """Responders are counted from this timepoint; None: the first timepoint of [timepoints]."""
+    repeated: tuple[RepeatedSpec, ...] = ()
+    """``[[analysis.repeated]]``: repeated-measures tests, one per instrument."""
+    paired: tuple[PairedSpec, ...] = ()
+    """``[[analysis.paired]]``: before/after comparisons."""
+    survival: SurvivalSpec = field(default_factory=SurvivalSpec)
+    table1_facts: tuple[str, ...] = ()
+    """``[analysis.table1] facts``: the facts described in Table 1 (after sex and age)."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +269,7 @@ class StudyDefinition:
     histology_extension: str
     related_primary_extension: str
     index_procedure: Mapping[str, frozenset[Coding]]
+    # To be removed (issue 13): enneking_zones ... secondary_primary_site; read `facts` and `diagnosis`.
     enneking_zones: Mapping[str, frozenset[Coding]]
     margin_code: frozenset[Coding]
     margin_values: Mapping[str, frozenset[Coding]]
@@ -141,6 +291,22 @@ class StudyDefinition:
     source: str = ""
     reoperations: Mapping[str, frozenset[Coding]] = field(default_factory=dict)
     implant: ImplantSettings = field(default_factory=ImplantSettings)
+    facts: Mapping[str, Fact] = field(default_factory=dict)
+    """``[facts.NAME]``: the cohort facts, in cohort.csv order."""
+    diagnosis: Mapping[str, DiagnosisGroup] = field(default_factory=dict)
+    progression: Progression = field(default_factory=Progression)
+    endpoints: Mapping[str, Endpoint] = field(default_factory=dict)
+    """``[endpoints.NAME]``: survival endpoints, in cohort.csv order."""
+
+    @property
+    def fact_columns(self) -> tuple[str, ...]:
+        """The facts' cohort.csv columns, in order."""
+        return tuple(self.facts)
+
+    @property
+    def endpoint_columns(self) -> tuple[str, ...]:
+        """cohort.csv columns of the endpoints: per endpoint ``<name>_months`` and ``<name>_event``."""
+        return tuple(column for endpoint in self.endpoints.values() for column in endpoint.columns)
 
     @property
     def index_codes(self) -> frozenset[Coding]:
@@ -239,33 +405,129 @@ class StudyTable(FileModel):
         return value
 
 
+MCODE = "http://hl7.org/fhir/us/mcode/StructureDefinition/"
+
+
 class ExtensionsTable(FileModel):
-    histology: Uri
-    related_primary: Uri
+    histology: Uri = MCODE + "mcode-histology-morphology-behavior"
+    related_primary: Uri = MCODE + "mcode-related-primary-cancer-condition"
 
 
 class MarginTable(FileModel):
+    """To be removed (issue 13): the old [resection_margin] table; write a [facts.NAME] with
+    from = "observation_value" instead."""
+
     code: Codings
     values: CodingTable = Field(min_length=1)
 
 
-class PrimaryDiagnosisTable(FileModel):
+FactSource = Literal["index_procedure", "diagnosis_group", "diagnosis_detail", "body_site", "observation_value",
+                     "rule"]
+_FACT_FIELDS: dict[str, tuple[set[str], set[str]]] = {
+    # source -> (required fields, allowed optional fields besides label, from, levels, level_labels, short_label)
+    "index_procedure": (set(), set()),
+    "diagnosis_group": (set(), set()),
+    "diagnosis_detail": (set(), set()),
+    "body_site": ({"values"}, set()),
+    "observation_value": ({"code", "values"}, set()),
+    "rule": ({"fact"}, {"contains", "equals", "in"}),
+}
+_FACT_EXAMPLES = {
+    "values": 'add [facts.NAME.values] with KEY = ["ALIAS|CODE"] lines',
+    "code": 'add code = ["ALIAS|CODE"] (the Observation code)',
+    "fact": 'add fact = "OTHER" (the fact the rule reads)',
+}
+
+
+def _distinct(value: list[str] | None) -> list[str] | None:
+    if value is not None and len(set(value)) != len(value):
+        twice = sorted({item for item in value if value.count(item) > 1})
+        raise invalid(f"{', '.join(map(repr, twice))} listed twice", "list each once")
+    return value
+
+
+Names = Annotated[list[str], AfterValidator(_distinct)]
+"""A list of distinct names."""
+
+
+class FactTable(FileModel):
+    """``[facts.NAME]``: one cohort.csv column and how it is derived from FHIR."""
+
+    label: str = Field(min_length=1)
+    source: FactSource = Field(alias="from")
+    values: CodingTable | None = None
+    code: Codings | None = None
+    fact: str | None = Field(None, min_length=1)
+    contains: str | None = Field(None, min_length=1)
+    equals: str | None = None
+    in_: Names | None = Field(None, alias="in", min_length=1)
+    levels: Names | None = Field(None, min_length=1)
+    level_labels: dict[str, str] | None = None
+    short_label: str | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _fits_its_source(self) -> FactTable:
+        required, optional = _FACT_FIELDS[self.source]
+        given = {name for name in ("values", "code", "fact", "contains", "equals", "in")
+                 if getattr(self, "in_" if name == "in" else name) is not None}
+        for name in sorted(given - required - optional):
+            raise invalid(f"{name} is not used with from = {self.source!r}", f"remove {name}")
+        for name in sorted(required - given):
+            raise invalid(f"from = {self.source!r} needs {name}", _FACT_EXAMPLES[name])
+        if self.values is not None and not self.values:
+            raise invalid("no values", _FACT_EXAMPLES["values"])
+        if self.source == "rule" and len(given & optional) != 1:
+            raise invalid("a rule needs exactly one test", 'add one of contains = "X", equals = "X", in = ["X", "Y"]')
+        known = list(self.values or ())
+        if known and self.source == "observation_value" and self.levels is not None:
+            for level in self.levels:
+                if level not in known:
+                    raise invalid(f"level {level!r} is not one of the values", f"use one of: {', '.join(known)}")
+        return self
+
+
+class DiagnosisGroupTable(FileModel):
+    """``[diagnosis.GROUP]``: Conditions coded ``condition`` are in the group; the detail is a histology key
+    or the ``detail`` template filled with the related primary condition's ``primary_site`` key."""
+
     condition: Codings
-    histology: CodingTable
+    histology: CodingTable | None = None
+    primary_site: CodingTable | None = None
+    detail: str | None = None
+    detail_unknown: str | None = None
+
+    @model_validator(mode="after")
+    def _histology_or_primary_site(self) -> DiagnosisGroupTable:
+        if (self.histology is None) == (self.primary_site is None):
+            raise invalid("a diagnosis group needs either histology or primary_site codes (not both)",
+                          "add a [diagnosis.GROUP.histology] or a [diagnosis.GROUP.primary_site] table")
+        if self.primary_site is None and (self.detail is not None or self.detail_unknown is not None):
+            raise invalid("detail and detail_unknown are only used with primary_site", "remove them")
+        if self.detail is not None and "{site}" not in self.detail:
+            raise invalid(f"detail {self.detail!r} does not contain {{site}}",
+                          'write e.g. detail = "metastatic {site} carcinoma"')
+        return self
 
 
-class SecondaryDiagnosisTable(FileModel):
-    condition: Codings
-    primary_site: CodingTable
+class ProgressionTable(FileModel):
+    """``[progression]``: the [events] keys that disease-status Observations and relapse Conditions set."""
+
+    local: str | None = Field(None, min_length=1)
+    distant: str | None = Field(None, min_length=1)
 
 
-class DiagnosisTable(FileModel):
-    primary: PrimaryDiagnosisTable
-    secondary: SecondaryDiagnosisTable
+class EndpointTable(FileModel):
+    """``[endpoints.NAME]``: a survival endpoint (cohort.csv NAME_months, NAME_event)."""
+
+    label: str = Field(min_length=1)
+    events: Annotated[Names, Field(min_length=1)]
+    censor: Literal["last_contact"] = "last_contact"
 
 
 class InstrumentTable(FileModel):
     label: str | None = None  # None: the instrument's key
+    short_label: str | None = Field(None, min_length=1)  # None: the label
+    decimals: int | None = Field(None, ge=0, le=6)  # None: the report's default
     codes: Codings
     min: float
     max: float
@@ -301,6 +563,7 @@ class InstrumentTable(FileModel):
 
 
 class TimepointTable(FileModel):
+    label: str | None = Field(None, min_length=1)  # None: the key
     window: list[int]
     rule: Literal["latest", "closest"] = "closest"
     target: int | None = Field(None, validate_default=True)
@@ -324,15 +587,64 @@ class TimepointTable(FileModel):
         return value
 
 
+class RepeatedTable(FileModel):
+    """``[[analysis.repeated]]``: a Friedman test and pairwise signed-rank tests of one instrument."""
+
+    instrument: str = Field(min_length=1)
+    timepoints: Names
+
+    @field_validator("timepoints")
+    @classmethod
+    def _two_or_more(cls, value: list[str]) -> list[str]:
+        if len(value) < 2:
+            raise invalid("fewer than two timepoints", 'list at least two, e.g. ["pre", "1m", "3m"]')
+        return value
+
+
+class PairedTable(FileModel):
+    """``[[analysis.paired]]``: one before/after comparison of an instrument."""
+
+    name: str | None = Field(None, min_length=1)  # None: the instrument's key
+    instrument: str = Field(min_length=1)
+    timepoints: Annotated[list[str], AfterValidator(_pair)]
+    by: str | None = Field(None, min_length=1)
+    overall: bool | None = None  # None: true without `by`, false with it
+
+
+class CoxTable(FileModel):
+    """``[[analysis.survival.cox]]``: one covariate of the Cox models."""
+
+    fact: str = Field(min_length=1)
+    reference: str | None = Field(None, min_length=1)
+    levels: Names | None = None
+
+
+class SurvivalTable(FileModel):
+    """``[analysis.survival]``: endpoints analysed, log-rank factors, Cox covariates."""
+
+    endpoints: Names | None = None  # None: every [endpoints.*]
+    logrank: Names = Field(default_factory=list)
+    cox: list[CoxTable] = Field(default_factory=list)
+
+
+class Table1Table(FileModel):
+    """``[analysis.table1]``: the facts described in Table 1."""
+
+    facts: Names = Field(default_factory=list)
+
+
 class AnalysisTable(FileModel):
     quantile_type: int = _ANALYSIS.quantile_type
     alpha: float = Field(_ANALYSIS.alpha, gt=0, lt=1)
-    repeated_instruments: list[str] = Field(default_factory=lambda: [*_ANALYSIS.repeated_instruments])
-    repeated_timepoints: list[str] = Field(default_factory=lambda: [*_ANALYSIS.repeated_timepoints])
-    msts_timepoints: Annotated[list[str], AfterValidator(_pair)] = Field(
-        default_factory=lambda: [*_ANALYSIS.msts_timepoints])
-    sij_timepoints: Annotated[list[str], AfterValidator(_pair)] = Field(
-        default_factory=lambda: [*_ANALYSIS.sij_timepoints])
+    # To be removed (issue 13): the four lists below; None: from [[analysis.repeated]] / the old defaults.
+    repeated_instruments: list[str] | None = None
+    repeated_timepoints: list[str] | None = None
+    msts_timepoints: Annotated[list[str], AfterValidator(_pair)] | None = None
+    sij_timepoints: Annotated[list[str], AfterValidator(_pair)] | None = None
+    repeated: list[RepeatedTable] = Field(default_factory=list)
+    paired: list[PairedTable] = Field(default_factory=list)
+    survival: SurvivalTable = Field(default_factory=SurvivalTable)
+    table1: Table1Table = Field(default_factory=Table1Table)
     min_n_for_test: int = Field(_ANALYSIS.min_n_for_test, ge=1)
     min_events_per_covariate: int = Field(_ANALYSIS.min_events_per_covariate, ge=1)
     landmark_months: Annotated[list[float], AfterValidator(_months_after_surgery)] = Field(
@@ -350,8 +662,8 @@ class AnalysisTable(FileModel):
 
     @field_validator("repeated_timepoints")
     @classmethod
-    def _two_or_more(cls, value: list[str]) -> list[str]:
-        if len(set(value)) < 2:
+    def _two_or_more(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(set(value)) < 2:
             raise invalid("fewer than two distinct timepoints", 'list at least two, e.g. ["pre", "1m", "3m"]')
         return value
 
@@ -440,18 +752,21 @@ class StudyFile(FileModel):
 
     study: StudyTable
     systems: dict[str, Uri]
-    extensions: ExtensionsTable
+    extensions: ExtensionsTable = Field(default_factory=ExtensionsTable)
     index_procedure: CodingTable = Field(min_length=1)
-    enneking_zones: CodingTable
-    resection_margin: MarginTable
-    diagnosis: DiagnosisTable
+    facts: dict[str, FactTable] = Field(default_factory=dict)
+    enneking_zones: CodingTable | None = None  # to be removed (issue 13): see [facts.*]
+    resection_margin: MarginTable | None = None  # to be removed (issue 13): see [facts.*]
+    diagnosis: dict[str, DiagnosisGroupTable] = Field(default_factory=dict)
+    progression: ProgressionTable = Field(default_factory=ProgressionTable)
+    endpoints: dict[str, EndpointTable] = Field(default_factory=dict)
     instruments: dict[str, InstrumentTable] = Field(min_length=1)
     timepoints: dict[str, TimepointTable] = Field(min_length=1)
     complications: CodingTable
     events: CodingTable
     reoperations: CodingTable = Field(default_factory=dict)
     implant: ImplantTable = Field(default_factory=ImplantTable)
-    disease_status: DiseaseStatusTable
+    disease_status: DiseaseStatusTable | None = None
     analysis: AnalysisTable = Field(default_factory=AnalysisTable)
     quality_gates: QualityGatesTable = Field(default_factory=QualityGatesTable)
     claims: list[ClaimTable] = Field(default_factory=list)
@@ -531,21 +846,7 @@ def _annotation_at(loc: tuple[int | str, ...]) -> Any:
 
 
 def _check_across_tables(file: StudyFile) -> None:
-    analysis = file.analysis
-    for name in analysis.repeated_instruments:
-        if name not in file.instruments:
-            raise ConfigError("analysis.repeated_instruments", f"unknown instrument {name!r}",
-                              f"define [instruments.{name}] or use one of: {', '.join(file.instruments)}")
-    named = {key: getattr(analysis, key) for key in ("repeated_timepoints", "msts_timepoints", "sij_timepoints")}
-    if analysis.baseline_timepoint is not None:
-        named["baseline_timepoint"] = [analysis.baseline_timepoint]
-    for key, timepoints in named.items():
-        for timepoint in timepoints:
-            if timepoint not in file.timepoints:
-                raise ConfigError(f"analysis.{key}", f"unknown timepoint {timepoint!r}",
-                                  f"define [timepoints.{timepoint}] or use one of: {', '.join(file.timepoints)}")
-    if "IV" not in file.enneking_zones:
-        raise ConfigError("enneking_zones.IV", "zone IV must be defined (zone_iv flag)", "add IV = [...]")
+    _check_old_analysis(file)
     for key in file.events:
         if key in file.complications or key == "death":
             raise ConfigError(f"events.{key}", "name already used by a complication or the death flag",
@@ -556,6 +857,208 @@ def _check_across_tables(file: StudyFile) -> None:
             raise ConfigError(f"reoperations.{key}", "name already used by a complication or event",
                               "choose another key (it becomes a cohort.csv column)")
     _check_implant(file)
+    _check_facts(file)
+    _check_outcomes(file)
+    _check_plan(file)
+
+
+def _check_old_analysis(file: StudyFile) -> None:
+    """To be removed with the old [analysis] lists (issue 13)."""
+    analysis = file.analysis
+    for name in analysis.repeated_instruments or ():
+        if name not in file.instruments:
+            raise ConfigError("analysis.repeated_instruments", f"unknown instrument {name!r}",
+                              f"define [instruments.{name}] or use one of: {', '.join(file.instruments)}")
+    named = {key: getattr(analysis, key) or [] for key in ("repeated_timepoints", "msts_timepoints", "sij_timepoints")}
+    if analysis.baseline_timepoint is not None:
+        named["baseline_timepoint"] = [analysis.baseline_timepoint]
+    for key, timepoints in named.items():
+        for timepoint in timepoints:
+            _known_timepoint(file, f"analysis.{key}", timepoint)
+
+
+def _known_timepoint(file: StudyFile, where: str, timepoint: str) -> None:
+    if timepoint not in file.timepoints:
+        raise ConfigError(where, f"unknown timepoint {timepoint!r}",
+                          f"define [timepoints.{timepoint}] or use one of: {', '.join(file.timepoints)}")
+
+
+def _known_instrument(file: StudyFile, where: str, name: str) -> None:
+    if name not in file.instruments:
+        raise ConfigError(where, f"unknown instrument {name!r}",
+                          f"define [instruments.{name}] or use one of: {', '.join(file.instruments)}")
+
+
+def _other_columns(file: StudyFile) -> dict[str, str]:
+    """cohort.csv columns that are not facts -> the table that makes them."""
+    columns = {name: "a built-in column" for name in BUILTIN_COLUMNS}
+    columns |= {key: "[complications]" for key in file.complications}
+    columns |= {key: "[events]" for key in file.events}
+    for key in file.reoperations:
+        columns |= {key: "[reoperations]", f"{key}_months": "[reoperations]"}
+    for key in file.endpoints:
+        columns |= {f"{key}_months": "[endpoints]", f"{key}_event": "[endpoints]"}
+    return columns
+
+
+def _fact_levels(file: StudyFile, name: str) -> list[str]:
+    """The levels of a fact as the study file knows them (empty: known only from the data)."""
+    spec = file.facts[name]
+    if spec.levels is not None:
+        return list(spec.levels)
+    if spec.source == "index_procedure":
+        return list(file.index_procedure)
+    if spec.source == "diagnosis_group":
+        return list(file.diagnosis)
+    if spec.source == "observation_value":
+        return list(spec.values or ())
+    if spec.source == "rule":
+        return ["0", "1"]
+    return []
+
+
+def _check_facts(file: StudyFile) -> None:
+    other = _other_columns(file)
+    for name, spec in file.facts.items():
+        where = f"facts.{name}"
+        if name in other:
+            raise ConfigError(where, f"name already used by {other[name]}",
+                              "choose another name (it becomes a cohort.csv column)")
+        if spec.source in ("diagnosis_group", "diagnosis_detail") and not file.diagnosis:
+            raise ConfigError(f"{where}.from", f"from = {spec.source!r} needs diagnosis groups",
+                              "add a [diagnosis.GROUP] table with condition = [...]")
+        if spec.source in ("index_procedure", "diagnosis_group") and spec.levels is not None:
+            known = list(file.index_procedure) if spec.source == "index_procedure" else list(file.diagnosis)
+            for level in spec.levels:
+                if level not in known:
+                    raise ConfigError(f"{where}.levels", f"unknown level {level!r}", f"use one of: {', '.join(known)}")
+        if spec.source == "rule":
+            _check_rule(file, name)
+        for value in spec.level_labels or {}:
+            known = _fact_levels(file, name)
+            if known and value not in known:
+                raise ConfigError(f"{where}.level_labels.{value}", f"unknown level {value!r}",
+                                  f"use one of: {', '.join(known)}")
+
+
+def _check_rule(file: StudyFile, name: str) -> None:
+    seen = [name]
+    current = file.facts[name]
+    while current.source == "rule":
+        target = str(current.fact)
+        if target not in file.facts:
+            raise ConfigError(f"facts.{seen[-1]}.fact", f"unknown fact {target!r}",
+                              f"name a fact defined in [facts]: {', '.join(file.facts)}")
+        if target in seen:
+            raise ConfigError(f"facts.{name}.fact", f"the rule refers to itself ({' -> '.join([*seen, target])})",
+                              "make it read a fact that is not a rule over it")
+        seen.append(target)
+        current = file.facts[target]
+
+
+def _check_outcomes(file: StudyFile) -> None:
+    flags = {*file.complications, *file.events}
+    for key in ("local", "distant"):
+        value = getattr(file.progression, key)
+        if value is not None and value not in flags:
+            raise ConfigError(f"progression.{key}", f"{value!r} is not an event",
+                              "name a key of [events] (or [complications])")
+    if (file.progression.local or file.progression.distant) and file.disease_status is None:
+        raise ConfigError("progression", "progression needs the disease-status codes",
+                          "add a [disease_status] table (see config/study.toml)")
+    events = [*file.complications, *file.events, *file.reoperations, "death"]
+    for name, spec in file.endpoints.items():
+        for event in spec.events:
+            if event not in events:
+                raise ConfigError(f"endpoints.{name}.events", f"unknown event {event!r}",
+                                  f"use a key of [complications], [events], [reoperations] or death: "
+                                  f"{', '.join(events)}")
+
+
+def _is_fact(file: StudyFile, name: str) -> bool:
+    return name in file.facts or name == "sex"
+
+
+def _unknown_fact(where: str, name: str, file: StudyFile) -> ConfigError:
+    return ConfigError(where, f"unknown fact {name!r}", f"name sex or a fact of [facts]: {', '.join(file.facts)}")
+
+
+def _check_plan(file: StudyFile) -> None:
+    analysis = file.analysis
+    for i, repeated in enumerate(analysis.repeated):
+        where = f"analysis.repeated[{i}]"
+        _known_instrument(file, f"{where}.instrument", repeated.instrument)
+        for timepoint in repeated.timepoints:
+            _known_timepoint(file, f"{where}.timepoints", timepoint)
+    instruments = [r.instrument for r in analysis.repeated]
+    for name in instruments:
+        if instruments.count(name) > 1:
+            raise ConfigError("analysis.repeated", f"instrument {name!r} listed twice", "keep one entry per instrument")
+    names: set[str] = set()
+    for i, paired in enumerate(analysis.paired):
+        where = f"analysis.paired[{i}]"
+        _known_instrument(file, f"{where}.instrument", paired.instrument)
+        for timepoint in paired.timepoints:
+            _known_timepoint(file, f"{where}.timepoints", timepoint)
+        name = paired.name or paired.instrument
+        if name in names:
+            raise ConfigError(f"{where}.name", f"paired comparison {name!r} defined twice",
+                              'give each a distinct name = "..."')
+        names.add(name)
+        if paired.by is not None:
+            _check_subgroups(file, f"{where}.by", paired.by)
+        elif paired.overall is False:
+            raise ConfigError(f"{where}.overall", "a comparison without `by` has only the overall result",
+                              "remove overall = false, or add by = \"FACT\"")
+    survival = analysis.survival
+    for endpoint in survival.endpoints or ():
+        if endpoint not in file.endpoints:
+            raise ConfigError("analysis.survival.endpoints", f"unknown endpoint {endpoint!r}",
+                              f"define [endpoints.{endpoint}] or use one of: {', '.join(file.endpoints)}")
+    for factor in survival.logrank:
+        if not _is_fact(file, factor):
+            raise _unknown_fact("analysis.survival.logrank", factor, file)
+    for i, cox in enumerate(survival.cox):
+        _check_cox(file, f"analysis.survival.cox[{i}]", cox)
+    covariates = [cox.fact for cox in survival.cox]
+    for name in covariates:
+        if covariates.count(name) > 1:
+            raise ConfigError("analysis.survival.cox", f"covariate {name!r} listed twice", "keep one entry per fact")
+    for name in analysis.table1.facts:
+        if name not in file.facts:
+            raise ConfigError("analysis.table1.facts", f"unknown fact {name!r}",
+                              f"name a fact of [facts]: {', '.join(file.facts)}")
+
+
+def _check_subgroups(file: StudyFile, where: str, name: str) -> None:
+    if name not in file.facts:
+        raise _unknown_fact(where, name, file) if name != "sex" else ConfigError(
+            where, "sex has more than two levels", "name a fact with exactly two levels or a rule fact")
+    spec = file.facts[name]
+    if spec.source != "rule" and len(_fact_levels(file, name)) != 2:
+        raise ConfigError(where, f"fact {name!r} does not have exactly two levels",
+                          f"name a rule fact, or give facts.{name}.levels = [two values]")
+
+
+def _check_cox(file: StudyFile, where: str, cox: CoxTable) -> None:
+    if not _is_fact(file, cox.fact):
+        raise _unknown_fact(f"{where}.fact", cox.fact, file)
+    flag = cox.fact in file.facts and file.facts[cox.fact].source == "rule"
+    if flag and (cox.reference is not None or cox.levels is not None):
+        raise ConfigError(where, f"{cox.fact!r} is a 0/1 rule flag: it has no reference or levels",
+                          "remove reference and levels")
+    if flag:
+        return
+    known = _fact_levels(file, cox.fact) if cox.fact in file.facts else []
+    if cox.reference is None and not known:
+        raise ConfigError(f"{where}.reference", f"the levels of {cox.fact!r} are only known from the data",
+                          'give the reference level, e.g. reference = "..."')
+    for level in [cox.reference, *(cox.levels or ())]:
+        if known and level is not None and level not in known:
+            raise ConfigError(where, f"unknown level {level!r} of {cox.fact!r}", f"use one of: {', '.join(known)}")
+    if cox.reference is not None and cox.reference in (cox.levels or ()):
+        raise ConfigError(f"{where}.levels", f"the reference {cox.reference!r} is listed among the other levels",
+                          "list only the non-reference levels")
 
 
 def _check_implant(file: StudyFile) -> None:
@@ -586,7 +1089,11 @@ def parse_study(raw: Mapping[str, Any], source: str = "") -> StudyDefinition:
     def table(spec: Mapping[str, list[str]]) -> dict[str, frozenset[Coding]]:
         return {key: codes(texts) for key, texts in spec.items()}
 
-    study, diagnosis, status = file.study, file.diagnosis, file.disease_status
+    study, status = file.study, file.disease_status
+    margin = file.resection_margin
+    # To be removed (issue 13): the old diagnosis fields, from the first histology / primary-site group.
+    with_histology = next((g for g in file.diagnosis.values() if g.histology is not None), None)
+    with_site = next((g for g in file.diagnosis.values() if g.primary_site is not None), None)
     return StudyDefinition(
         title=study.title,
         short_title=study.short_title if study.short_title is not None else study.title,
@@ -598,41 +1105,114 @@ def parse_study(raw: Mapping[str, Any], source: str = "") -> StudyDefinition:
         histology_extension=file.extensions.histology,
         related_primary_extension=file.extensions.related_primary,
         index_procedure=table(file.index_procedure),
-        enneking_zones=table(file.enneking_zones),
-        margin_code=codes(file.resection_margin.code),
-        margin_values=table(file.resection_margin.values),
-        primary_condition=codes(diagnosis.primary.condition),
-        primary_histology=table(diagnosis.primary.histology),
-        secondary_condition=codes(diagnosis.secondary.condition),
-        secondary_primary_site=table(diagnosis.secondary.primary_site),
+        enneking_zones=table(file.enneking_zones or {}),
+        margin_code=codes(margin.code) if margin is not None else frozenset(),
+        margin_values=table(margin.values) if margin is not None else {},
+        primary_condition=codes(with_histology.condition) if with_histology is not None else frozenset(),
+        primary_histology=table(with_histology.histology or {}) if with_histology is not None else {},
+        secondary_condition=codes(with_site.condition) if with_site is not None else frozenset(),
+        secondary_primary_site=table(with_site.primary_site or {}) if with_site is not None else {},
         instruments={name: _instrument(name, spec, codes(spec.codes)) for name, spec in file.instruments.items()},
-        timepoints={name: TimepointWindow(name, spec.window[0], spec.window[1], spec.rule, spec.target)
+        timepoints={name: TimepointWindow(name, spec.window[0], spec.window[1], spec.rule, spec.target,
+                                          spec.label or name)
                     for name, spec in file.timepoints.items()},
         complications=table(file.complications),
         events=table(file.events),
-        disease_status_code=codes(status.code),
-        disease_status_worsened=codes(status.worsened),
-        disease_status_distant=codes(status.distant),
-        disease_status_local=codes(status.local_qualifier),
-        analysis=_analysis(file.analysis),
+        disease_status_code=codes(status.code) if status is not None else frozenset(),
+        disease_status_worsened=codes(status.worsened) if status is not None else frozenset(),
+        disease_status_distant=codes(status.distant) if status is not None else frozenset(),
+        disease_status_local=codes(status.local_qualifier) if status is not None else frozenset(),
+        analysis=_analysis(file),
         quality_gates=QualityGates(**file.quality_gates.model_dump()),
         claims=tuple(_claim(spec) for spec in file.claims),
         source=source,
         reoperations=table(file.reoperations),
         implant=ImplantSettings(file.implant.failure_types.by_number(), file.implant.survival_endpoint),
+        facts={name: _fact(name, spec, file, table, codes) for name, spec in file.facts.items()},
+        diagnosis={name: _diagnosis_group(name, spec, table, codes) for name, spec in file.diagnosis.items()},
+        progression=Progression(file.progression.local, file.progression.distant),
+        endpoints={name: Endpoint(name, spec.label, tuple(spec.events), spec.censor)
+                   for name, spec in file.endpoints.items()},
     )
 
 
-def _analysis(spec: AnalysisTable) -> AnalysisSettings:
+def _fact(
+    name: str, spec: FactTable, file: StudyFile,
+    table: typing.Callable[[Mapping[str, list[str]]], dict[str, frozenset[Coding]]],
+    codes: typing.Callable[[list[str]], frozenset[Coding]],
+) -> Fact:
+    op = next((key for key in RULE_OPS if getattr(spec, "in_" if key == "in" else key) is not None), None)
+    rule_values: tuple[str, ...] = ()
+    if op == "in":
+        rule_values = tuple(spec.in_ or ())
+    elif op is not None:
+        rule_values = (str(getattr(spec, op)),)
+    levels = _fact_levels(file, name) if spec.source != "rule" else list(spec.levels or ())
+    return Fact(
+        name=name, label=spec.label, source=spec.source, values=table(spec.values or {}),
+        code=codes(spec.code) if spec.code is not None else frozenset(),
+        rule_fact=spec.fact, rule_op=op, rule_values=rule_values, levels=tuple(levels),
+        level_labels=dict(spec.level_labels or {}), short_label=spec.short_label or spec.label,
+    )
+
+
+def _diagnosis_group(
+    name: str, spec: DiagnosisGroupTable,
+    table: typing.Callable[[Mapping[str, list[str]]], dict[str, frozenset[Coding]]],
+    codes: typing.Callable[[list[str]], frozenset[Coding]],
+) -> DiagnosisGroup:
+    with_site = spec.primary_site is not None
+    return DiagnosisGroup(
+        name=name, condition=codes(spec.condition), histology=table(spec.histology or {}),
+        primary_site=table(spec.primary_site or {}),
+        detail=(spec.detail or "{site}") if with_site else None,
+        detail_unknown=spec.detail_unknown if with_site else None,
+    )
+
+
+def _analysis(file: StudyFile) -> AnalysisSettings:
+    spec = file.analysis
+    scalars = {"quantile_type", "alpha", "min_n_for_test", "min_events_per_covariate", "landmark_months",
+               "risk_table_every_months", "baseline_timepoint"}
     fields: dict[str, Any] = {key: tuple(value) if isinstance(value, list) else value
-                              for key, value in spec.model_dump().items()}
-    return AnalysisSettings(**fields)
+                              for key, value in spec.model_dump(include=scalars).items()}
+    repeated = tuple(RepeatedSpec(r.instrument, tuple(r.timepoints)) for r in spec.repeated)
+    # To be removed (issue 13): the old lists, as written or from [[analysis.repeated]], else the old defaults.
+    old = {"repeated_instruments": spec.repeated_instruments or ([r.instrument for r in repeated] or None),
+           "repeated_timepoints": spec.repeated_timepoints or (list(repeated[0].timepoints) if repeated else None),
+           "msts_timepoints": spec.msts_timepoints, "sij_timepoints": spec.sij_timepoints}
+    fields |= {key: tuple(value) for key, value in old.items() if value}
+    survival = spec.survival
+    return AnalysisSettings(
+        **fields,
+        repeated=repeated,
+        paired=tuple(
+            PairedSpec(p.name or p.instrument, p.instrument, p.timepoints[0], p.timepoints[1], p.by,
+                       p.overall if p.overall is not None else p.by is None)
+            for p in spec.paired),
+        survival=SurvivalSpec(
+            endpoints=tuple(survival.endpoints) if survival.endpoints is not None else tuple(file.endpoints),
+            logrank=tuple(survival.logrank),
+            cox=tuple(_cox(file, c) for c in survival.cox),
+        ),
+        table1_facts=tuple(spec.table1.facts),
+    )
+
+
+def _cox(file: StudyFile, spec: CoxTable) -> CoxSpec:
+    fact = file.facts.get(spec.fact)
+    if fact is not None and fact.source == "rule":
+        return CoxSpec(spec.fact)
+    known = _fact_levels(file, spec.fact) if fact is not None else []
+    reference = spec.reference if spec.reference is not None else known[0]
+    levels = spec.levels if spec.levels is not None else [level for level in known if level != reference]
+    return CoxSpec(spec.fact, reference, tuple(levels))
 
 
 def _instrument(name: str, spec: InstrumentTable, codes: frozenset[Coding]) -> Instrument:
     return Instrument(
         name=name, label=spec.label if spec.label is not None else name, codes=codes, min=spec.min, max=spec.max,
-        unit=spec.unit, mcid=spec.mcid, better=spec.better,
+        unit=spec.unit, mcid=spec.mcid, better=spec.better, short_label=spec.short_label or "", decimals=spec.decimals,
     )
 
 
