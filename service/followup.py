@@ -1,8 +1,7 @@
 """The follow-up worklist of a run, for the study coordinator: built, kept private, mailed, never published.
 
-The schedule is the study's: every instrument of the repeated-measures plan at every time point of that
-plan, and every other instrument at the time points the study has used it at (those found in the
-measures table). The worklist and, where the deployment enables it, a lookup from study ids to the
+The schedule is the study's (:func:`schedule`): the study file's ``[followup.schedule]``, or what its
+analysis plan needs. The worklist and, where the deployment enables it, a lookup from study ids to the
 hospital's patient identifiers are written into the run's private folder; the coordinator gets a
 compact table by email. The board gets neither.
 """
@@ -30,16 +29,24 @@ COLUMNS = ("study_id", "site", "instrument", "timepoint", "opens", "closes", "st
 
 
 def schedule(study: StudyDefinition, measures: pd.DataFrame) -> list[tuple[str, Window]]:
-    """(instrument, window) pairs the coordinator must collect, in the study's order."""
-    plan = study.analysis
-    used = set(zip(measures["instrument"], measures["timepoint"], strict=True)) if not measures.empty else set()
-    pairs = []
-    for name in study.instruments:
-        for tp, window in study.timepoints.items():
-            planned = name in plan.repeated_instruments and tp in plan.repeated_timepoints
-            if planned or (name not in plan.repeated_instruments and (name, tp) in used):
-                pairs.append((name, Window(tp, window.low, window.high)))
-    return pairs
+    """(instrument, window) pairs the coordinator must collect, in the study's order.
+
+    The study file's ``[followup.schedule]`` when it has one; otherwise every instrument of the
+    repeated-measures plan at its time points, the instruments of the paired comparisons at their two time
+    points, and any other instrument at the time points the study has used it at (found in ``measures``).
+    """
+    explicit: dict[str, tuple[str, ...]] = dict(getattr(study, "followup_schedule", {}) or {})
+    if not explicit:
+        for spec in study.analysis.repeated:
+            explicit[spec.instrument] = (*explicit.get(spec.instrument, ()), *spec.timepoints)
+        for pair in study.analysis.paired:
+            explicit[pair.instrument] = (*explicit.get(pair.instrument, ()), pair.before, pair.after)
+        used = set(zip(measures["instrument"], measures["timepoint"], strict=True)) if not measures.empty else set()
+        for name in study.instruments:
+            if name not in explicit:
+                explicit[name] = tuple(tp for tp in study.timepoints if (name, tp) in used)
+    return [(name, Window(tp, window.low, window.high))
+            for name in study.instruments for tp, window in study.timepoints.items() if tp in explicit.get(name, ())]
 
 
 def deaths(events: pd.DataFrame) -> dict[str, date]:
