@@ -42,7 +42,7 @@ from extractor.incremental import (
 )
 from extractor.paging import resolve_link, same_origin
 from extractor.recount import find_gone
-from extractor.search import cohort_tasks, index_patients, owner, run_tasks
+from extractor.search import cohort_tasks, index_patients, run_tasks
 from extractor.snapshot import (
     STUDY_RESOURCE_TYPES,
     Snapshot,
@@ -51,6 +51,7 @@ from extractor.snapshot import (
     parse_json_bytes,
     read_ndjson,
 )
+from extractor.values import owner
 
 log = logging.getLogger("extractor.bulk")
 

@@ -1,5 +1,5 @@
-"""What every server extraction mode shares: the pull's context, its search bookkeeping, FHIR instants,
-and the authenticated client.
+"""What every server extraction mode shares: the pull's context, its search bookkeeping and the
+authenticated client (FHIR instants and patient references: :mod:`extractor.values`).
 
 The modes (:mod:`extractor.search`, :mod:`extractor.incremental`, :mod:`extractor.bulk`) and the
 incremental pulls' deletion check (:mod:`extractor.recount`) import this module and each other only
@@ -9,8 +9,7 @@ downwards (search ← recount ← incremental ← bulk); :mod:`extractor.pull` p
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 import requests
 
@@ -49,21 +48,6 @@ class PullContext:
     progress: Progress
     clock: Clock
     stats: SearchStats = field(default_factory=SearchStats)
-
-
-def iso(moment: datetime) -> str:
-    """A FHIR instant, UTC, millisecond precision."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_instant(value: Any) -> datetime | None:
-    """A FHIR instant (``...Z`` or with an offset) as a datetime; None when it is not one."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def build_client(

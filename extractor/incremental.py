@@ -37,10 +37,11 @@ from pathlib import Path
 from typing import Any
 
 from config.errors import FhirError
-from extractor.context import PullContext, iso, parse_instant
+from extractor.context import PullContext
 from extractor.recount import Recount, find_gone
-from extractor.search import cohort_tasks, find_cohort, index_patients, owner, run_tasks, search_pull
+from extractor.search import cohort_tasks, find_cohort, index_patients, run_tasks, search_pull
 from extractor.snapshot import STUDY_RESOURCE_TYPES, Problem, Snapshot, SnapshotWriter
+from extractor.values import iso, owner, parse_instant
 
 log = logging.getLogger("extractor.incremental")
 

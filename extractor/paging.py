@@ -17,6 +17,7 @@ from urllib.parse import urljoin, urlsplit
 
 from config.errors import FhirError
 from extractor.http import HttpClient, InvalidPayload, JsonResponse, safe_url
+from extractor.values import parse_instant
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 NO_CACHE = {"Cache-Control": "no-cache"}
@@ -74,13 +75,8 @@ def next_link(bundle: Mapping[str, Any]) -> str | None:
 def bundle_time(page: JsonResponse) -> datetime | None:
     """Server time of a search page: ``Bundle.meta.lastUpdated``, else the ``Date`` header."""
     meta = page.body.get("meta")
-    stamp = meta.get("lastUpdated") if isinstance(meta, dict) else None
-    if isinstance(stamp, str):
-        try:
-            return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-        except ValueError:
-            pass
-    return page.date
+    stamp = parse_instant(meta.get("lastUpdated")) if isinstance(meta, dict) else None
+    return stamp if stamp is not None else page.date
 
 
 @dataclass

@@ -21,12 +21,13 @@ from config.errors import FhirError
 from config.fhir import FhirSettings
 from config.study import StudyDefinition
 from extractor.bulk import bulk_incremental_pull, bulk_pull
-from extractor.context import PullContext, SearchStats, build_client, iso
+from extractor.context import PullContext, SearchStats, build_client
 from extractor.http import SYSTEM_CLOCK, Clock, HttpStats, make_session
 from extractor.incremental import incremental_pull
 from extractor.progress import Progress
 from extractor.search import search_pull
 from extractor.snapshot import MANIFEST, STUDY_RESOURCE_TYPES, Snapshot, SnapshotWriter
+from extractor.values import iso
 
 log = logging.getLogger("extractor")
 

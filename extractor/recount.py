@@ -31,8 +31,9 @@ from typing import Any
 from extractor.context import PullContext
 from extractor.http import HttpClient
 from extractor.paging import SearchResult
-from extractor.search import SearchTask, batches, count, owner, parallel, patient_param, stream_task
+from extractor.search import SearchTask, batches, count, parallel, patient_param, stream_task
 from extractor.snapshot import STUDY_RESOURCE_TYPES, Snapshot
+from extractor.values import owner
 
 LEAF_PATIENTS = 4  # a batch this small is listed instead of halved again
 ID_ELEMENTS = {"Patient": "id"}  # what a listing asks for (_elements); the others: their subject

@@ -13,8 +13,8 @@ Independent searches (resource type × patient batch) run on a bounded thread po
 (``fhir.concurrency``); results are written in the same order as a sequential pull, so the snapshot is
 byte-identical whatever the concurrency.
 
-:func:`search_pull` is the full pull of the search mode; :func:`owner` and :func:`is_index` (whose patient,
-and is it an index procedure) are shared by every mode.
+:func:`search_pull` is the full pull of the search mode; :func:`is_index` and :func:`index_patients` (is it
+an index procedure, and whose) are shared by every mode.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from extractor.http import HttpClient, InvalidPayload, safe_url
 from extractor.paging import NO_CACHE, SearchResult, iter_resources
 from extractor.progress import Progress
 from extractor.snapshot import STUDY_RESOURCE_TYPES
+from extractor.values import owner
 
 Resource = dict[str, Any]
 
@@ -59,31 +60,6 @@ class SearchTask:
 class TaskOutcome:
     resources: list[Resource] = field(default_factory=list)
     result: SearchResult = field(default_factory=SearchResult)
-
-
-def patient_id(reference: Any) -> str | None:
-    """The id in ``Patient/ID``, ``Patient/ID/_history/N`` or an absolute URL ending so."""
-    if not isinstance(reference, str):
-        return None
-    parts = reference.split("/")
-    for index in range(len(parts) - 2, -1, -1):
-        if parts[index] == "Patient" and parts[index + 1]:
-            return parts[index + 1]
-    return None
-
-
-def owner(resource: Resource) -> str | None:
-    """The patient a resource belongs to (the Patient itself, or ``subject``/``patient``)."""
-    if resource.get("resourceType") == "Patient":
-        rid = resource.get("id")
-        return rid if isinstance(rid, str) else None
-    for key in ("subject", "patient"):
-        ref = resource.get(key)
-        if isinstance(ref, dict):
-            found = patient_id(ref.get("reference"))
-            if found:
-                return found
-    return None
 
 
 def is_index(resource: Resource, index: frozenset[tuple[str, str]]) -> bool:

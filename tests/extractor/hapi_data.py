@@ -20,7 +20,7 @@ import requests
 
 from config.fhir import FhirSettings
 from config.study import StudyDefinition, load_study
-from extractor.search import owner
+from extractor.values import owner
 
 Resource = dict[str, Any]
 STUDY = load_study()

@@ -9,7 +9,7 @@ from typing import Any
 
 import requests
 
-from extractor.search import owner
+from extractor.values import owner
 
 FHIR = {"Accept": "application/fhir+json", "Content-Type": "application/fhir+json"}
 

@@ -15,7 +15,7 @@ from config.fhir import BasicAuth, Secret
 from config.study import load_study
 from extractor import pull, seed
 from extractor.progress import Progress
-from extractor.search import batches, owner, patient_id
+from extractor.search import batches
 
 STUDY = load_study()
 INDEX = sorted(STUDY.index_codes)[0]
@@ -155,13 +155,6 @@ def test_seed_refuses_a_broken_source_before_loading_anything(tmp_path: Path):
     with pytest.raises(FhirError, match="unusable"):
         seed(source, settings(), session=StubSession(server))
     assert server.transactions == []
-
-
-def test_patient_references_are_parsed_in_every_form():
-    assert patient_id("Patient/abc") == "abc"
-    assert patient_id("http://h/fhir/Patient/abc/_history/3") == "abc"
-    assert patient_id("Group/abc") is None
-    assert owner({"resourceType": "Observation", "subject": {"reference": "Patient/x"}}) == "x"
 
 
 def test_batches_respect_count_and_length_limits():
