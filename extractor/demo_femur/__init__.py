@@ -1,0 +1,1 @@
+"""The second bundled demo cohort: proximal femur endoprostheses (config/study-proximal-femur.toml)."""
