@@ -90,7 +90,7 @@ def test_cohort_size_and_mix():
     groups = Counter("sarcoma" if c.tumour in generate.HISTOLOGY else "metastatic" for c in cases)
     assert groups == {"sarcoma": 19, "metastatic": 17}
     assert Counter(c.fixation for c in cases) == {"cemented": 19, "uncemented": 17}
-    assert len(generate.DEATH) == 15
+    assert len(generate.DEATH) == 16
 
 
 def test_every_local_code_used_is_in_the_study_file():
