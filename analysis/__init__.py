@@ -8,7 +8,19 @@ whole plan; ``Results.to_dict()`` is ``results.json``
 
 from analysis.analyse import analyse
 from analysis.claims import ClaimVerdict, assess_claims
-from analysis.plan import AnalysisPlan, Covariate, FailureMode, Mcid, plan_from_study
+from analysis.plan import (
+    AnalysisPlan,
+    Covariate,
+    Endpoint,
+    FailureMode,
+    Mcid,
+    Paired,
+    Repeated,
+    Subgroup,
+    Subgroups,
+    Table1Fact,
+    plan_from_study,
+)
 from analysis.results import SCHEMA_VERSION, Results
 from analysis.warnings import (
     AnalysisWarning,
@@ -27,6 +39,7 @@ __all__ = [
     "AnalysisWarning",
     "ClaimVerdict",
     "Covariate",
+    "Endpoint",
     "FailureMode",
     "FewEventsWarning",
     "Mcid",
@@ -35,8 +48,13 @@ __all__ = [
     "NotEstimableWarning",
     "NumericalWarning",
     "PValueFloorWarning",
+    "Paired",
+    "Repeated",
     "Results",
     "SmallSampleWarning",
+    "Subgroup",
+    "Subgroups",
+    "Table1Fact",
     "analyse",
     "assess_claims",
     "plan_from_study",

@@ -6,16 +6,16 @@ from datetime import date
 
 import pandas as pd
 
-from analysis.data import ENDPOINTS, check_inputs, scores
+from analysis.data import check_inputs, scores
 from analysis.descriptive import table1
 from analysis.events import event_rates
 from analysis.implant import implant
 from analysis.methods import methods
-from analysis.paired import paired_comparison, sij_comparison
+from analysis.paired import paired_analysis
 from analysis.plan import AnalysisPlan
 from analysis.repeated import repeated_measures
 from analysis.responders import responders
-from analysis.results import Paired, Results, WarningRecord
+from analysis.results import Results, WarningRecord
 from analysis.survival import followup, survival_endpoint
 from analysis.warnings import WarningLog
 
@@ -39,15 +39,11 @@ def analyse(patients: pd.DataFrame, measures: pd.DataFrame, plan: AnalysisPlan |
     if patients.empty:
         log.add_not_computable("n_patients", "the cohort has no patients: every figure is empty or not estimable")
     repeated = {
-        instrument: repeated_measures(scores(measures, instrument, plan.repeated_timepoints, ids), plan, log,
-                                      f"repeated_measures.{instrument}")
-        for instrument in plan.repeated_instruments
+        spec.instrument: repeated_measures(scores(measures, spec.instrument, spec.timepoints, ids), plan, log,
+                                           f"repeated_measures.{spec.instrument}")
+        for spec in plan.repeated
     }
-    paired = Paired(
-        msts93=paired_comparison(scores(measures, "msts93", plan.msts_timepoints, ids), plan, log, "paired.msts93"),
-        sij_contralateral_mm=sij_comparison(scores(measures, "sij_contralateral_mm", plan.sij_timepoints, ids),
-                                            patients["zone_iv"], plan, log, "paired.sij_contralateral_mm"),
-    )
+    paired = {spec.name: paired_analysis(measures, patients, spec, plan, log) for spec in plan.paired}
     return Results(
         n_patients=len(patients),
         methods=methods(plan),
@@ -56,8 +52,8 @@ def analyse(patients: pd.DataFrame, measures: pd.DataFrame, plan: AnalysisPlan |
         paired=paired,
         events=event_rates(patients, plan, log, events),
         followup=followup(patients, plan, log, cutoff),
-        survival={name: survival_endpoint(patients, columns, plan, log, f"survival.{name}")
-                  for name, columns in ENDPOINTS.items()},
+        survival={endpoint.name: survival_endpoint(patients, endpoint.columns, plan, log, f"survival.{endpoint.name}")
+                  for endpoint in plan.endpoints},
         responders=responders(measures, ids, plan, log),
         implant=implant(patients, plan, log, events),
         warnings=[WarningRecord(w.code, w.message, w.scope) for w in log.items],

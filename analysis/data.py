@@ -6,21 +6,23 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from analysis.plan import AnalysisPlan
+from analysis.plan import DEATH, AnalysisPlan
 from config.errors import AnalysisError
 
-PATIENT_COLUMNS = (
-    "study_id", "sex", "age_at_surgery", "diagnosis", "tumor_category", "enneking_zones", "zone_iv",
-    "resection_margin", "reconstruction", "followup_months", "os_months", "os_event", "pfs_months", "pfs_event",
-)
+BUILTIN_COLUMNS = ("study_id", "sex", "age_at_surgery", "followup_months", DEATH)
+"""cohort.csv columns of every study that the analysis reads (``surgery_date`` is optional: Clark's C)."""
 MEASURE_COLUMNS = ("study_id", "instrument", "timepoint", "value")
-ENDPOINTS = {"os": ("os_months", "os_event"), "pfs": ("pfs_months", "pfs_event")}
+
+
+def patient_columns(plan: AnalysisPlan) -> tuple[str, ...]:
+    """The patients-table columns the plan needs: built-ins, facts, endpoint columns and event flags."""
+    endpoints = [column for endpoint in plan.endpoints for column in endpoint.columns]
+    return tuple(dict.fromkeys((*BUILTIN_COLUMNS, *plan.fact_columns, *endpoints, *plan.event_flags)))
 
 
 def check_inputs(patients: pd.DataFrame, measures: pd.DataFrame, plan: AnalysisPlan) -> None:
     """Raise :class:`AnalysisError` naming what is missing or ambiguous, and how to fix it."""
-    wanted = {*PATIENT_COLUMNS, *plan.event_flags, *(c.name for c in plan.survival_covariates)}
-    missing = sorted(wanted - set(patients.columns))
+    missing = sorted(set(patient_columns(plan)) - set(patients.columns))
     if missing:
         raise AnalysisError(f"patients table lacks column(s) {', '.join(missing)}: "
                             "use the cohort.csv layout, or remove them from the analysis plan")

@@ -9,7 +9,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from analysis.inference import finite
-from analysis.plan import QUANTILE_METHODS, AnalysisPlan
+from analysis.plan import QUANTILE_METHODS, SEX, AnalysisPlan
 from analysis.results import FlagCount, LevelCount, NumericSummary, Table1, TimepointSummary
 from analysis.warnings import MissingDataWarning, WarningLog
 
@@ -62,20 +62,20 @@ def _percent(count: int, n: int) -> float | None:
 
 
 def table1(patients: pd.DataFrame, plan: AnalysisPlan, log: WarningLog) -> Table1:
-    """Table 1: the cohort's demographics and tumour, resection and reconstruction characteristics."""
-    preferred = {c.name: ((c.reference,) if c.reference else ()) + c.levels for c in plan.survival_covariates}
-    for column in ("sex", "diagnosis", "tumor_category", "enneking_zones", "resection_margin", "reconstruction"):
+    """Table 1: sex and age, then each fact of the plan (a 0/1 flag counted, a categorical fact by level)."""
+    factors = {c.name: ((c.reference,) if c.reference else ()) + c.levels
+               for c in (*plan.logrank, *plan.survival_covariates)}
+    for column in (SEX, *(f.name for f in plan.table1 if not f.flag)):
         missing = int(patients[column].isna().sum())
         if missing:
             log.add(MissingDataWarning, f"table1.{column}", f"{missing} patient(s) without {column}")
+    facts: dict[str, list[LevelCount] | FlagCount] = {
+        f.name: flag_count(patients[f.name]) if f.flag else level_counts(patients[f.name], f.levels)
+        for f in plan.table1
+    }
     return Table1(
         n=len(patients),
-        sex=level_counts(patients["sex"], preferred.get("sex", ())),
+        sex=level_counts(patients[SEX], factors.get(SEX, ())),
         age=numeric_summary(pd.to_numeric(patients["age_at_surgery"], errors="coerce"), plan.quantile_type),
-        diagnosis=level_counts(patients["diagnosis"]),
-        tumor_category=level_counts(patients["tumor_category"], preferred.get("tumor_category", ())),
-        enneking_zones=level_counts(patients["enneking_zones"]),
-        zone_iv=flag_count(patients["zone_iv"]),
-        resection_margin=level_counts(patients["resection_margin"], preferred.get("resection_margin", ())),
-        reconstruction=level_counts(patients["reconstruction"], ("standard", "screw-connected")),
+        facts=facts,
     )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from analysis.plan import AnalysisPlan
+from analysis.plan import AnalysisPlan, Subgroups
 
 
 def methods(plan: AnalysisPlan) -> dict[str, str]:
     level = f"{100 * plan.confidence_level:g}%"
+    splits = list(dict.fromkeys(_groups(spec.by) for spec in plan.paired if spec.by is not None))
+    groups = _and(splits) if splits else "two groups"
     return {
         "quantiles": f"medians and quartiles by Hyndman–Fan type {plan.quantile_type} "
                      f"(R quantile(type = {plan.quantile_type}); numpy method '{plan.quantile_method}')",
@@ -17,7 +19,7 @@ def methods(plan: AnalysisPlan) -> dict[str, str]:
                     "with tie and continuity correction (R wilcox.test's rule); Bonferroni adjustment (R p.adjust)",
         "paired_t": f"paired t-test of after − before, {level} CI of the mean difference (R t.test(paired = TRUE)); "
                     "Wilcoxon signed-rank test as sensitivity analysis",
-        "between_groups": "change after − before compared between zone-IV groups by Welch's t-test "
+        "between_groups": f"change after − before compared between {groups} by Welch's t-test "
                           "(R t.test) and the Wilcoxon rank-sum test (R wilcox.test)",
         "p_floor": "p_floor: the smallest p-value a rank test can give with these sample sizes (2/2^n for the exact "
                    "signed-rank test); flagged when at or above "
@@ -57,3 +59,14 @@ def methods(plan: AnalysisPlan) -> dict[str, str]:
         "honesty": f"warnings when a test has n < {plan.min_n_for_test}, a Cox model has fewer than "
                    f"{plan.min_events_per_covariate} events per term, or a figure cannot be computed",
     }
+
+
+def _groups(by: Subgroups) -> str:
+    if by.flag:
+        return f"patients with and without {by.label}"
+    first, second = by.names
+    return f"{by.label} groups ({first} vs {second})"
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"

@@ -1,4 +1,6 @@
-"""Before/after comparisons: MSTS 93 (pre vs 3m) and the contralateral SIJ space (pre vs 6m) by zone IV.
+"""Before/after comparisons of the plan (``paired.<name>``): a paired t-test with the signed-rank test as
+sensitivity analysis on every patient, and/or within the two subgroups of a fact with the change compared
+between them (Welch t and rank-sum).
 
 Each uses the patients with both values; differences are after − before.
 """
@@ -8,14 +10,26 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analysis.data import scores
 from analysis.descriptive import numeric_summary
 from analysis.effects import hodges_lehmann_paired, hodges_lehmann_two_sample, mean_difference
 from analysis.inference import TTest, paired_t, rank_sum, signed_rank, welch_t
-from analysis.plan import AnalysisPlan
-from analysis.results import GroupComparison, PairedComparison, RankSum, SignedRank, SijComparison
+from analysis.plan import AnalysisPlan, Paired, Subgroups
+from analysis.results import GroupComparison, PairedComparison, RankSum, SignedRank, SubgroupComparison
 from analysis.warnings import PValueFloorWarning, SmallSampleWarning, WarningLog
 
 WELCH = "Welch t"
+
+
+def paired_analysis(measures: pd.DataFrame, patients: pd.DataFrame, spec: Paired, plan: AnalysisPlan,
+                    log: WarningLog) -> PairedComparison | SubgroupComparison:
+    """The comparison ``spec`` on the patients (cohort.csv layout) and their measures (measures.csv layout)."""
+    scope = f"paired.{spec.name}"
+    table = scores(measures, spec.instrument, spec.timepoints, patients["study_id"])
+    if spec.by is None:
+        return paired_comparison(table, plan, log, scope)
+    return subgroup_comparison(table, patients[spec.by.fact], spec.by, plan, log=log, scope=scope,
+                               overall=spec.overall)
 
 
 def paired_comparison(table: pd.DataFrame, plan: AnalysisPlan, log: WarningLog, scope: str) -> PairedComparison:
@@ -50,16 +64,25 @@ def _floor_warning(floor: float | None, method: str, n: int, plan: AnalysisPlan,
         log.add(PValueFloorWarning, scope, f"with n = {n} the rank test ({method}) cannot give p < {floor:.3g}")
 
 
-def sij_comparison(table: pd.DataFrame, zone_iv: pd.Series, plan: AnalysisPlan, log: WarningLog,
-                   scope: str) -> SijComparison:
-    """Paired tests within the zone-IV and no-zone-IV groups, and the change compared between them."""
-    flag = pd.to_numeric(zone_iv, errors="coerce").to_numpy()
-    in_iv, no_iv = table[flag == 1], table[flag == 0]
-    return SijComparison(
-        zone_iv=paired_comparison(in_iv, plan, log, f"{scope}.zone_iv"),
-        no_zone_iv=paired_comparison(no_iv, plan, log, f"{scope}.no_zone_iv"),
-        between_groups=_between(_change(in_iv), _change(no_iv), plan, log, f"{scope}.between_groups"),
+def subgroup_comparison(table: pd.DataFrame, values: pd.Series, by: Subgroups, plan: AnalysisPlan, *,
+                        log: WarningLog, scope: str, overall: bool = False) -> SubgroupComparison:
+    """Paired tests within the two subgroups of ``values`` (the fact ``by``), and the change compared between
+    them; with ``overall`` the paired test on every patient too. A patient whose fact is missing or another
+    level is in neither subgroup."""
+    first, second = (table[_selects(values, by, group.value)] for group in by.groups)
+    return SubgroupComparison(
+        overall=paired_comparison(table, plan, log, f"{scope}.overall") if overall else None,
+        groups={group.name: paired_comparison(part, plan, log, f"{scope}.{group.name}")
+                for group, part in zip(by.groups, (first, second), strict=True)},
+        between_groups=_between(by.names, _change(first), _change(second), plan, log=log,
+                                scope=f"{scope}.between_groups"),
     )
+
+
+def _selects(values: pd.Series, by: Subgroups, value: str) -> np.ndarray:
+    if by.flag:
+        return (pd.to_numeric(values, errors="coerce") == float(value)).to_numpy()
+    return (values.astype("string") == value).fillna(False).to_numpy(dtype=bool)
 
 
 def _change(table: pd.DataFrame) -> np.ndarray:
@@ -67,19 +90,23 @@ def _change(table: pd.DataFrame) -> np.ndarray:
     return (both.iloc[:, 1] - both.iloc[:, 0]).to_numpy(dtype=float)
 
 
-def _between(iv: np.ndarray, no_iv: np.ndarray, plan: AnalysisPlan, log: WarningLog, scope: str) -> GroupComparison:
-    if len(iv) + len(no_iv) < plan.min_n_for_test:
-        log.add(SmallSampleWarning, scope, f"between-group comparison on n = {len(iv)} + {len(no_iv)} patients "
+def _between(names: tuple[str, str], x: np.ndarray, y: np.ndarray, plan: AnalysisPlan, *, log: WarningLog,
+             scope: str) -> GroupComparison:
+    """The changes ``x`` of the first subgroup against ``y`` of the second."""
+    if len(x) + len(y) < plan.min_n_for_test:
+        log.add(SmallSampleWarning, scope, f"between-group comparison on n = {len(x)} + {len(y)} patients "
                                            f"(fewer than {plan.min_n_for_test})")
-    t: TTest = welch_t(iv, no_iv, plan.confidence_level, log, scope)
-    ranks: RankSum = rank_sum(iv, no_iv, log, f"{scope}.rank_sum")
-    _floor_warning(ranks.p_floor, ranks.method, len(iv) + len(no_iv), plan, log=log, scope=f"{scope}.rank_sum")
-    s_iv, s_no = numeric_summary(iv, plan.quantile_type), numeric_summary(no_iv, plan.quantile_type)
+    t: TTest = welch_t(x, y, plan.confidence_level, log, scope)
+    ranks: RankSum = rank_sum(x, y, log, f"{scope}.rank_sum")
+    _floor_warning(ranks.p_floor, ranks.method, len(x) + len(y), plan, log=log, scope=f"{scope}.rank_sum")
+    changes = dict(zip(names, (x, y), strict=True))
+    summaries = {name: numeric_summary(change, plan.quantile_type) for name, change in changes.items()}
     return GroupComparison(
-        n_zone_iv=len(iv), n_no_zone_iv=len(no_iv),
-        mean_change_zone_iv=s_iv.mean, sd_change_zone_iv=s_iv.sd,
-        mean_change_no_zone_iv=s_no.mean, sd_change_no_zone_iv=s_no.sd,
+        groups=list(names),
+        n={name: len(change) for name, change in changes.items()},
+        mean_change={name: s.mean for name, s in summaries.items()},
+        sd_change={name: s.sd for name, s in summaries.items()},
         t=t.t, df=t.df, p=t.p, rank_sum=ranks,
-        hodges_lehmann=hodges_lehmann_two_sample(iv, no_iv, plan.confidence_level),
+        hodges_lehmann=hodges_lehmann_two_sample(x, y, plan.confidence_level),
         mean_difference=mean_difference(t.estimate, t.ci_lower, t.ci_upper, plan.confidence_level, WELCH),
     )

@@ -1,4 +1,4 @@
-"""Repeated measures (VAS, KPS): per-timepoint summaries, Friedman test and pairwise signed-rank tests.
+"""Repeated measures of the plan's instruments: per-timepoint summaries, Friedman test and pairwise signed-rank tests.
 
 Friedman and the pairwise tests use the complete cases (patients with a value at every timepoint), as
 R's ``friedman.test`` on a matrix does; the per-timepoint summaries use every available value.

@@ -2,8 +2,8 @@
 important difference (MCID) in the better direction, with the exact Clopper–Pearson CI (R ``binom.test``).
 
 Per later timepoint, the patients with both values are counted; a patient who cannot improve by the MCID
-(e.g. VAS 1 before surgery) counts as not reaching it. A change equal to the MCID reaches it (to 1e-9, so
-that 2.0 − 0.0000000001 from decimal data still counts).
+(e.g. pain 1 of 10 before surgery with an MCID of 2 points lower) counts as not reaching it. A change equal to
+the MCID reaches it (to 1e-9, so that 2.0 − 0.0000000001 from decimal data still counts).
 """
 
 from __future__ import annotations

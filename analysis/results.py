@@ -1,7 +1,9 @@
 """The results tree: plain frozen dataclasses, turned into the ``results.json`` layout by :meth:`Results.to_dict`.
 
-Field names are the JSON keys (``docs/results.md``); mappings keyed by instrument, timepoint, endpoint or
-covariate are ``dict``s. A figure that cannot be computed is ``None`` (JSON ``null``) and a warning says why.
+Field names are the JSON keys (``docs/results.md``); mappings keyed by a study's names (instrument, timepoint,
+comparison, subgroup, fact, endpoint, factor) are ``dict``s. :class:`Table1` and :class:`SubgroupComparison`
+put their dict's keys beside their fixed ones (``table1.<fact>``, ``paired.<name>.<subgroup>``). A figure that
+cannot be computed is ``None`` (JSON ``null``) and a warning says why.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = "2.0"
+SCHEMA_VERSION = "3.0"
 
 
 @dataclass(frozen=True)
@@ -48,15 +50,16 @@ class NumericSummary:
 
 @dataclass(frozen=True)
 class Table1:
+    """Table 1: ``n``, ``sex``, ``age`` and one entry per fact of the plan (a 0/1 flag: :class:`FlagCount`;
+    a categorical fact: its levels). In ``results.json`` the facts sit beside ``n``, ``sex`` and ``age``."""
+
     n: int
     sex: list[LevelCount]
     age: NumericSummary
-    diagnosis: list[LevelCount]
-    tumor_category: list[LevelCount]
-    enneking_zones: list[LevelCount]
-    zone_iv: FlagCount
-    resection_margin: list[LevelCount]
-    reconstruction: list[LevelCount]
+    facts: dict[str, list[LevelCount] | FlagCount] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n": self.n, "sex": plain(self.sex), "age": plain(self.age), **plain(self.facts)}
 
 
 @dataclass(frozen=True)
@@ -156,14 +159,13 @@ class RankSum:
 
 @dataclass(frozen=True)
 class GroupComparison:
-    """Change (after − before) compared between the zone-IV and no-zone-IV groups: Welch t and rank-sum."""
+    """Change (after − before) compared between two subgroups: Welch t and rank-sum of the first group's
+    changes against the second's. ``n``, ``mean_change`` and ``sd_change`` are keyed by subgroup name."""
 
-    n_zone_iv: int
-    n_no_zone_iv: int
-    mean_change_zone_iv: float | None
-    sd_change_zone_iv: float | None
-    mean_change_no_zone_iv: float | None
-    sd_change_no_zone_iv: float | None
+    groups: list[str]
+    n: dict[str, int]
+    mean_change: dict[str, float | None]
+    sd_change: dict[str, float | None]
     t: float | None
     df: float | None
     p: float | None
@@ -173,16 +175,18 @@ class GroupComparison:
 
 
 @dataclass(frozen=True)
-class SijComparison:
-    zone_iv: PairedComparison
-    no_zone_iv: PairedComparison
+class SubgroupComparison:
+    """A paired comparison within the two subgroups of a fact, with the change compared between them, and
+    optionally on every patient (``overall``). In ``results.json``: ``{<group1>, <group2>, between_groups}``
+    (and ``overall``)."""
+
+    groups: dict[str, PairedComparison]
     between_groups: GroupComparison
+    overall: PairedComparison | None = None
 
-
-@dataclass(frozen=True)
-class Paired:
-    msts93: PairedComparison
-    sij_contralateral_mm: SijComparison
+    def to_dict(self) -> dict[str, Any]:
+        head = {"overall": plain(self.overall)} if self.overall is not None else {}
+        return {**head, **plain(self.groups), "between_groups": plain(self.between_groups)}
 
 
 @dataclass(frozen=True)
@@ -361,7 +365,7 @@ class Results:
     methods: dict[str, str]
     table1: Table1
     repeated_measures: dict[str, RepeatedMeasures]
-    paired: Paired
+    paired: dict[str, PairedComparison | SubgroupComparison]
     events: list[EventRate]
     followup: FollowUp
     survival: dict[str, SurvivalEndpoint]
@@ -373,4 +377,20 @@ class Results:
     def to_dict(self) -> dict[str, Any]:
         """The ``results.json`` document: plain dicts, lists, str, int, float, bool and None."""
         raw = dataclasses.asdict(self)
+        raw["table1"] = self.table1.to_dict()
+        raw["paired"] = plain(self.paired)
         return {"schema_version": raw.pop("schema_version"), **raw}
+
+
+def plain(value: Any) -> Any:
+    """``value`` as plain JSON data: dataclasses as dicts (their own ``to_dict`` where they have one), lists
+    and dicts item by item."""
+    if isinstance(value, Table1 | SubgroupComparison):
+        return value.to_dict()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    return value

@@ -22,7 +22,7 @@ from analysis.cox import cox_analysis
 from analysis.descriptive import numeric_summary
 from analysis.inference import finite
 from analysis.kmsummary import findq, landmarks, median_with_ci, risk_table
-from analysis.plan import AnalysisPlan, Covariate
+from analysis.plan import DEATH, AnalysisPlan, Covariate
 from analysis.results import FollowUp, KaplanMeier, KmPoint, Landmark, LogRank, SurvivalEndpoint
 from analysis.warnings import (
     FewEventsWarning,
@@ -134,7 +134,7 @@ def survival_endpoint(patients: pd.DataFrame, columns: tuple[str, str], plan: An
     usable = data.rows
     return SurvivalEndpoint(
         **vars(curve),
-        logrank={c.name: logrank(usable, c, plan, log, f"{scope}.logrank.{c.name}") for c in plan.survival_covariates},
+        logrank={c.name: logrank(usable, c, plan, log, f"{scope}.logrank.{c.name}") for c in plan.logrank},
         cox=cox_analysis(usable, plan, log, f"{scope}.cox"),
     )
 
@@ -175,16 +175,19 @@ def logrank(data: pd.DataFrame, covariate: Covariate, plan: AnalysisPlan, log: W
 
 def followup(patients: pd.DataFrame, plan: AnalysisPlan, log: WarningLog, cutoff: date | None = None) -> FollowUp:
     """Follow-up summary, the reverse Kaplan–Meier median (death censors, loss to follow-up is the event) and
-    Clark's completeness of follow-up to ``cutoff`` (None: the latest contact in the data)."""
+    Clark's completeness of follow-up to ``cutoff`` (None: the latest contact in the data).
+
+    The follow-up time is ``followup_months`` (surgery to death or last contact: the overall-survival time)
+    and vital status the ``death`` flag."""
     months = pd.to_numeric(patients["followup_months"], errors="coerce")
     summary = numeric_summary(months, plan.quantile_type)
-    time = pd.to_numeric(patients["os_months"], errors="coerce")
-    event = pd.to_numeric(patients["os_event"], errors="coerce")
-    known = time.notna() & event.notna()
+    event = pd.to_numeric(patients[DEATH], errors="coerce")
+    known = months.notna() & event.notna()
+    time = months
     reverse = None
     if not known.any():
         log.add_not_computable("followup.reverse_km_median_months",
-                               "reverse Kaplan–Meier not estimable: no patient with os_months and os_event")
+                               f"reverse Kaplan–Meier not estimable: no patient with followup_months and {DEATH}")
     else:
         kmf = fit_km(time[known], 1 - event[known], plan.alpha, log, "followup.reverse_km")
         reverse = km_median(kmf)
@@ -218,7 +221,7 @@ def completeness(patients: pd.DataFrame, cutoff: date | None, log: WarningLog) -
         return Completeness()
     surgery = pd.to_datetime(patients["surgery_date"], errors="coerce")
     observed = pd.to_numeric(patients["followup_months"], errors="coerce")
-    dead = pd.to_numeric(patients["os_event"], errors="coerce")
+    dead = pd.to_numeric(patients[DEATH], errors="coerce")
     known = surgery.notna() & observed.notna() & dead.notna()
     if not known.any():
         log.add_not_computable(scope, "no patient with a surgery date, follow-up and vital status")

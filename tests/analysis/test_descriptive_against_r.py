@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from analysis import AnalysisPlan, analyse
+from analysis import AnalysisPlan, analyse, plan_from_study
 from analysis.descriptive import quantiles
+from config.study import load_study
 from tests.analysis.conftest import ReferenceCohort, assert_matches_r
 
 TIMEPOINTS = ("pre", "1m", "3m", "6m")
@@ -25,7 +28,8 @@ def test_timepoint_summaries_match_r_quantile_type_7(reference_cohort: Reference
 
 @pytest.mark.parametrize("instrument", ["vas", "kps"])
 def test_quantile_type_6_is_configurable_and_matches_r(reference_cohort: ReferenceCohort, instrument: str) -> None:
-    results = analyse(reference_cohort.patients, reference_cohort.measures, AnalysisPlan(quantile_type=6)).to_dict()
+    plan = dataclasses.replace(plan_from_study(load_study()), quantile_type=6)
+    results = analyse(reference_cohort.patients, reference_cohort.measures, plan).to_dict()
     for tp in TIMEPOINTS:
         ours = results["repeated_measures"][instrument]["timepoints"][tp]
         r = reference_cohort.r["repeated_measures"][instrument]["timepoints"][tp]["type6"]  # R quantile(type=6)
@@ -61,8 +65,21 @@ def test_table1_counts_every_patient_once(reference_cohort: ReferenceCohort) -> 
     assert table["zone_iv"]["count"] == int(patients["zone_iv"].sum())
 
 
+def test_table1_has_sex_age_and_the_plans_facts_in_order(small: ReferenceCohort) -> None:
+    facts = [f.name for f in plan_from_study(load_study()).table1]
+    assert list(small.results["table1"]) == ["n", "sex", "age", *facts]
+
+
 def test_table1_lists_reference_level_first(small: ReferenceCohort) -> None:
     table = small.results["table1"]
     assert [row["level"] for row in table["sex"]] == ["male", "female"]
     assert [row["level"] for row in table["resection_margin"]] == ["wide", "marginal", "intralesional"]
     assert [(row["level"], row["count"]) for row in table["tumor_category"]] == [("primary", 4), ("secondary", 3)]
+    assert [row["level"] for row in table["reconstruction"]] == ["standard", "screw-connected"]
+
+
+def test_a_multi_valued_body_site_is_listed_by_count_then_name(generated: ReferenceCohort) -> None:
+    """Enneking zones joined by "+" are combinations: the zones' own order does not apply to them."""
+    rows = generated.results["table1"]["enneking_zones"]
+    assert [r["level"] for r in rows] == [r["level"] for r in sorted(rows, key=lambda r: (-r["count"], r["level"]))]
+    assert rows[0]["level"] != "I"  # "I" alone is not first for being the first zone

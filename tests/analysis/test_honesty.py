@@ -13,10 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import AnalysisPlan, NotEstimableWarning, Results, analyse
+from analysis import AnalysisPlan, NotEstimableWarning, Results, analyse, plan_from_study
 from analysis.cox import fit_cox
 from analysis.plan import Covariate
 from analysis.warnings import WarningLog
+from config.study import load_study
 from tests.analysis.conftest import ReferenceCohort, read_cohort
 
 
@@ -102,7 +103,7 @@ def test_analysis_emits_no_python_warnings_and_json_has_no_nan() -> None:
     patients, measures = read_cohort("small")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        results = analyse(patients, measures)
+        results = analyse(patients, measures, plan_from_study(load_study()))
     assert isinstance(results, Results)
     json.dumps(results.to_dict(), allow_nan=False)
 
@@ -131,6 +132,6 @@ def test_degenerate_cohorts_give_nulls_with_reasons_never_errors(case: str) -> N
     patients, measures = _degenerate_cases()[case]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        document = analyse(patients, measures).to_dict()
+        document = analyse(patients, measures, plan_from_study(load_study())).to_dict()
     json.dumps(document, allow_nan=False)
     assert any(w["code"] == "not_computable" for w in document["warnings"])

@@ -8,8 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
+from scipy import stats
 
+from analysis import Subgroups, plan_from_study
+from analysis.data import scores
+from analysis.paired import subgroup_comparison
+from analysis.warnings import WarningLog
+from config.study import load_study
 from tests.analysis.conftest import ReferenceCohort, assert_matches_r
 
 FIELDS = ("mean_pre", "sd_pre", "mean_post", "sd_post", "t", "df", "p", "mean_difference", "ci_lower", "ci_upper")
@@ -49,3 +56,21 @@ def test_small_cohort_uses_exact_tests_where_r_does(small: ReferenceCohort) -> N
     assert sij["zone_iv"]["wilcoxon"]["method"] == "exact"
     assert sij["between_groups"]["rank_sum"]["method"] == "exact"
     assert sij["between_groups"]["rank_sum"]["p_floor"] == pytest.approx(2 / 35)  # 2 / choose(7, 3)
+
+
+def test_a_categorical_fact_splits_by_its_two_levels(generated: ReferenceCohort) -> None:
+    """``by`` a categorical fact: its two levels are the subgroups, the first level's changes against the second's."""
+    patients, measures = generated.patients, generated.measures
+    table = scores(measures, "sij_contralateral_mm", ("pre", "6m"), patients["study_id"])
+    by = Subgroups.of_levels("tumor_category", ("secondary", "primary"))
+    result = subgroup_comparison(table, patients["tumor_category"], by, plan_from_study(load_study()),
+                                 log=WarningLog(), scope="x")
+    change = (table["6m"] - table["pre"]).to_numpy()
+    groups = {level: change[(patients["tumor_category"] == level).to_numpy()] for level in ("secondary", "primary")}
+    groups = {level: values[~np.isnan(values)] for level, values in groups.items()}
+    between = result.between_groups
+    assert list(result.groups) == between.groups == ["secondary", "primary"]
+    assert between.n == {level: len(values) for level, values in groups.items()}
+    welch = stats.ttest_ind(groups["secondary"], groups["primary"], equal_var=False)
+    assert between.t == pytest.approx(welch.statistic) and between.p == pytest.approx(welch.pvalue)
+    assert between.mean_change["primary"] == pytest.approx(groups["primary"].mean())

@@ -1,31 +1,28 @@
-"""results.json has every key issue 6 lists (the block below is copied from the issue verbatim)."""
+"""results.json has every key docs/results.md lists (its ``layout`` block), named by the study file's plan."""
 
 from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from analysis import SCHEMA_VERSION
-from tests.analysis.conftest import ReferenceCohort
+from analysis import SCHEMA_VERSION, AnalysisPlan, analyse, plan_from_study
+from analysis.plan import Paired, Subgroups
+from config.study import load_study
+from tests.analysis.conftest import ReferenceCohort, read_cohort
 
-ISSUE_6_LAYOUT = """
-schema_version, n_patients,
-repeated_measures.{vas,kps}.timepoints.{pre,1m,3m,6m}.{n,median,q1,q3,mean,sd}
-repeated_measures.{vas,kps}.friedman.{statistic,df,p,n}
-repeated_measures.{vas,kps}.pairwise[] {a,b,statistic,p,p_adjusted,method}
-paired.msts93.{mean_pre,sd_pre,mean_post,sd_post,n,t,df,p}
-paired.sij_contralateral_mm.{zone_iv,no_zone_iv}.{mean_pre,sd_pre,mean_post,sd_post,n,t,df,p}
-events[] {name,count,n,percent,ci_lower,ci_upper}
-followup.{mean_months,median_months,min_months,max_months,reverse_km_median_months}
-survival.{os,pfs}.{n,events,median_months,km[] {time_months,survival,ci_lower,ci_upper,at_risk}}
-survival.{os,pfs}.logrank.{sex,tumor_category,resection_margin,zone_iv}.{statistic,df,p}
-survival.{os,pfs}.cox.univariable[] {term,hr,ci_lower,ci_upper,p}
-survival.{os,pfs}.cox.multivariable.{estimable,reason,terms[] {term,hr,ci_lower,ci_upper,p}}
-warnings[] {code,message}
-"""
+DOC = Path(__file__).resolve().parents[2] / "docs" / "results.md"
+
+
+def layout() -> list[str]:
+    """The lines of docs/results.md's ``layout`` block."""
+    found = re.search(r"```layout\n(.*?)```", DOC.read_text(encoding="utf-8"), re.DOTALL)
+    assert found, f"{DOC} has no ```layout block"
+    return [line.strip() for line in found.group(1).splitlines() if line.strip()]
 
 
 def expand(pattern: str) -> list[str]:
@@ -37,11 +34,41 @@ def expand(pattern: str) -> list[str]:
     return [x for o in out for x in (expand(o) if "{" in o else [o])]
 
 
-def paths() -> list[str]:
-    lines = ISSUE_6_LAYOUT.strip().splitlines()
-    first = [key.strip() for key in lines[0].split(",") if key.strip()]
-    # inner braces expand first, so a nested group yields repeats: keep the first of each
-    return list(dict.fromkeys(first + [p for line in lines[1:] for p in expand(line)]))
+def bindings(plan: AnalysisPlan) -> dict[str, list[dict[str, str]]]:
+    """Each placeholder's values under the plan; a placeholder with dependants binds them together."""
+    def split(spec: Paired, by: Subgroups) -> list[dict[str, str]]:
+        return [{"split": spec.name, "group": group} for group in by.names]
+
+    return {
+        "instrument": [{"instrument": r.instrument, "timepoint": tp} for r in plan.repeated for tp in r.timepoints],
+        "comparison": [{"comparison": p.name} for p in plan.paired if p.by is None],
+        "split": [b for p in plan.paired if p.by is not None for b in split(p, p.by)],
+        "category": [{"category": f.name} for f in plan.table1 if not f.flag],
+        "flag": [{"flag": f.name} for f in plan.table1 if f.flag],
+        "endpoint": [{"endpoint": e.name, "factor": c.name} for e in plan.endpoints for c in plan.logrank]
+        or [{"endpoint": e.name} for e in plan.endpoints],
+        "mcid": [{"mcid": m.instrument} for m in plan.mcids],
+    }
+
+
+def substitute(line: str, plan: AnalysisPlan) -> Iterator[str]:
+    names = re.findall(r"<(\w+)>", line)
+    if not names:
+        yield line
+        return
+    for binding in bindings(plan)[names[0]]:
+        text = line
+        for name, value in binding.items():
+            text = text.replace(f"<{name}>", value)
+        assert "<" not in text, f"unbound placeholder in {line!r}"
+        yield text
+
+
+def paths(plan: AnalysisPlan) -> list[str]:
+    first, *rest = layout()
+    top = [key.strip() for key in first.split(",")]
+    found = [p for line in rest for text in substitute(line, plan) for p in expand(text)]
+    return list(dict.fromkeys(top + found))
 
 
 def lookup(document: Any, path: str) -> None:
@@ -52,39 +79,87 @@ def lookup(document: Any, path: str) -> None:
         for item in items:
             lookup(item, rest)
         return
-    assert head in document, f"missing key {head!r} on the way to {path}"
+    assert isinstance(document, dict) and head in document, f"missing key {head!r} on the way to {path}"
     if rest:
         lookup(document[head], rest)
 
 
-def test_the_layout_expands_to_every_listed_key() -> None:
-    found = paths()
+PLAN = plan_from_study(load_study())
+
+
+def test_the_layout_expands_over_the_study_files_names() -> None:
+    found = paths(PLAN)
     assert "repeated_measures.kps.timepoints.6m.sd" in found
-    assert "survival.pfs.cox.multivariable.terms[].p" in found
-    assert "survival.os.km[].at_risk" in found
-    assert len(found) == 2 + 48 + 8 + 12 + 8 + 16 + 6 + 5 + 16 + 24 + 10 + 14 + 2
+    assert "paired.sij_contralateral_mm.between_groups.mean_change.no_zone_iv" in found
+    assert "paired.msts93.hodges_lehmann.conf_level" in found
+    assert "survival.pfs.logrank.zone_iv.events" in found
+    assert "table1.zone_iv.percent" in found and "table1.enneking_zones[].level" in found
+    assert "survival.os.km[].at_risk" in found and "responders.msts93.timepoints[].ci_lower" in found
+    assert not [p for p in found if "<" in p or "{" in p]
 
 
-@pytest.mark.parametrize("path", paths())
-def test_results_json_has_every_key_of_issue_6(reference_cohort: ReferenceCohort, path: str) -> None:
+@pytest.mark.parametrize("path", paths(PLAN))
+def test_results_json_has_every_key_of_the_layout(reference_cohort: ReferenceCohort, path: str) -> None:
     lookup(reference_cohort.results, path)
+
+
+def test_the_results_have_no_key_the_layout_does_not_name(demo: ReferenceCohort) -> None:
+    """Every leaf of the demo's results.json is a path of the layout (lists: their elements' keys)."""
+    listed = set(paths(PLAN))
+
+    def leaves(node: Any, path: str) -> Iterator[str]:
+        if isinstance(node, dict) and path not in listed:
+            for key, value in node.items():
+                yield from leaves(value, f"{path}.{key}" if path else key)
+        elif isinstance(node, list) and node and all(isinstance(i, dict) for i in node) and path not in listed:
+            for item in node:
+                yield from leaves(item, f"{path}[]")
+        else:
+            yield path
+
+    unlisted = sorted({p for p in leaves(demo.results, "") if p not in listed})
+    assert unlisted == []
 
 
 def test_lists_that_carry_keys_are_not_empty(reference_cohort: ReferenceCohort) -> None:
     results = reference_cohort.results
     assert results["events"] and results["warnings"]  # a 7-patient cohort always carries small-n warnings
-    for endpoint in ("os", "pfs"):
+    for endpoint in results["survival"]:
         assert results["survival"][endpoint]["km"]
         assert results["survival"][endpoint]["cox"]["univariable"]
         assert results["survival"][endpoint]["cox"]["multivariable"]["terms"]
+
+
+def test_schema_version_is_3_since_issue_13_and_first() -> None:
+    assert SCHEMA_VERSION == "3.0"
+    assert f'`"{SCHEMA_VERSION}"`' in DOC.read_text(encoding="utf-8")
 
 
 def test_schema_version_and_table1_are_present(reference_cohort: ReferenceCohort) -> None:
     results = reference_cohort.results
     assert results["schema_version"] == SCHEMA_VERSION
     assert next(iter(results)) == "schema_version"
-    assert set(results["table1"]) >= {"n", "sex", "age", "diagnosis", "tumor_category", "enneking_zones",
-                                      "zone_iv", "resection_margin", "reconstruction"}
+    assert set(results["table1"]) == {"n", "sex", "age", "diagnosis", "tumor_category", "enneking_zones",
+                                      "zone_iv", "resection_margin", "reconstruction"}  # 2.0's keys
+
+
+def test_a_split_has_its_two_groups_and_between_groups_and_no_overall(demo: ReferenceCohort) -> None:
+    sij = demo.results["paired"]["sij_contralateral_mm"]
+    assert list(sij) == ["zone_iv", "no_zone_iv", "between_groups"]
+    assert sij["between_groups"]["groups"] == ["zone_iv", "no_zone_iv"]
+    assert sij["between_groups"]["n"] == {"zone_iv": sij["zone_iv"]["n"], "no_zone_iv": sij["no_zone_iv"]["n"]}
+
+
+def test_a_split_with_overall_has_the_comparison_on_every_patient_too() -> None:
+    patients, measures = read_cohort("demo")
+    sij = next(p for p in PLAN.paired if p.by is not None)
+    plain = Paired("all", sij.instrument, sij.before, sij.after)
+    both = Paired("both", sij.instrument, sij.before, sij.after, sij.by, overall=True)
+    plan = AnalysisPlan(**{**vars(PLAN), "paired": (plain, both, sij)})
+    paired = analyse(patients, measures, plan).to_dict()["paired"]
+    assert list(paired["both"]) == ["overall", "zone_iv", "no_zone_iv", "between_groups"]
+    assert paired["both"]["overall"] == paired["all"]
+    assert {k: v for k, v in paired["both"].items() if k != "overall"} == paired[sij.name]
 
 
 def test_cox_terms_are_named_with_their_reference_levels(generated: ReferenceCohort) -> None:
@@ -93,36 +168,3 @@ def test_cox_terms_are_named_with_their_reference_levels(generated: ReferenceCoh
                      "resection_margin=intralesional", "zone_iv"]
     multivariable = generated.results["survival"]["os"]["cox"]["multivariable"]["terms"]
     assert [t["term"] for t in multivariable] == terms
-
-
-ISSUE_12_LAYOUT = """
-survival.{os,pfs}.{median_ci_lower,median_ci_upper,landmarks[] {months,survival,ci_lower,ci_upper,at_risk}}
-survival.{os,pfs}.at_risk_table[] {months,at_risk,cumulative_events}
-survival.{os,pfs}.logrank.{sex,tumor_category,resection_margin,zone_iv}.events
-followup.{completeness,completeness_cutoff,completeness_cutoff_rule,observed_months,potential_months}
-repeated_measures.{vas,kps}.pairwise[] {hodges_lehmann,mean_difference}
-repeated_measures.{vas,kps}.pairwise[].{hodges_lehmann,mean_difference}.{estimate,ci_lower,ci_upper,conf_level,method}
-paired.msts93.hodges_lehmann.{estimate,ci_lower,ci_upper,conf_level,method}
-paired.sij_contralateral_mm.{zone_iv,no_zone_iv}.hodges_lehmann.{estimate,ci_lower,ci_upper,conf_level,method}
-paired.sij_contralateral_mm.between_groups.{hodges_lehmann,mean_difference}.{estimate,ci_lower,ci_upper,conf_level}
-responders.{vas,kps,msts93}.{mcid,better,baseline,timepoints[] {timepoint,n,count,percent,ci_lower,ci_upper}}
-implant.failure_types[] {type,name,flags,count,n,percent,ci_lower,ci_upper}
-implant.any_failure.{count,n,percent,ci_lower,ci_upper}
-implant.reoperations[] {name,count,n,percent,ci_lower,ci_upper,days_from_surgery,median_days_from_surgery}
-implant.{survival_endpoint,survival}
-implant.survival.{n,events,median_months,median_ci_lower,median_ci_upper,km,landmarks,at_risk_table}
-events[] {days_from_surgery,median_days_from_surgery}
-"""
-
-
-def issue_12_paths() -> list[str]:
-    return list(dict.fromkeys(p for line in ISSUE_12_LAYOUT.strip().splitlines() for p in expand(line)))
-
-
-@pytest.mark.parametrize("path", issue_12_paths())
-def test_results_json_has_every_key_of_issue_12(reference_cohort: ReferenceCohort, path: str) -> None:
-    lookup(reference_cohort.results, path)
-
-
-def test_schema_version_is_2_since_issue_12() -> None:
-    assert SCHEMA_VERSION == "2.0"

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from analysis import AnalysisPlan, analyse, assess_claims
+from analysis import analyse, assess_claims, plan_from_study
 from config.study import load_study
 from tests.analysis.conftest import read_cohort
 
@@ -26,7 +26,7 @@ def first(patients: pd.DataFrame, measures: pd.DataFrame, n: int) -> tuple[pd.Da
 
 
 def analysed(patients: pd.DataFrame, measures: pd.DataFrame) -> dict[str, Any]:
-    results = analyse(patients, measures, AnalysisPlan()).to_dict()
+    results = analyse(patients, measures, plan_from_study(load_study())).to_dict()
     json.dumps(results, allow_nan=False)  # results.json is written with allow_nan=False
     return results
 
@@ -100,7 +100,10 @@ def test_an_empty_zone_iv_group_leaves_its_comparisons_not_computable(small) -> 
     sij = results["paired"]["sij_contralateral_mm"]
     assert sij["zone_iv"]["n"] == 0 and sij["zone_iv"]["p"] is None
     assert sij["no_zone_iv"]["n"] > 0
-    assert sij["between_groups"]["n_zone_iv"] == 0 and sij["between_groups"]["p"] is None
+    between = sij["between_groups"]
+    assert between["groups"] == ["zone_iv", "no_zone_iv"]
+    assert between["n"] == {"zone_iv": 0, "no_zone_iv": sij["no_zone_iv"]["n"]} and between["p"] is None
+    assert between["mean_change"]["zone_iv"] is None and between["mean_change"]["no_zone_iv"] is not None
     assert warned(results, "paired.sij_contralateral_mm.between_groups.rank_sum") == ["a group has no patients"]
     pfs = results["survival"]["pfs"]
     assert pfs["logrank"]["zone_iv"]["p"] is None and pfs["logrank"]["zone_iv"]["groups"] == ["0"]
