@@ -48,6 +48,7 @@ class Instrument:
     better: str | None = None  # "lower" or "higher": which direction is an improvement
     short_label: str = ""  # for table headers and axes; "" in the file: the label
     decimals: int | None = None  # decimals shown in the report; None: the report's default
+    answers: Mapping[Coding, float] = field(default_factory=dict)  # coded answers (valueCodeableConcept) -> score
 
     def __post_init__(self) -> None:
         if not self.short_label:
@@ -529,6 +530,7 @@ class InstrumentTable(FileModel):
     short_label: str | None = Field(None, min_length=1)  # None: the label
     decimals: int | None = Field(None, ge=0, le=6)  # None: the report's default
     codes: Codings
+    answers: dict[str, float] = Field(default_factory=dict)  # "ALIAS|CODE" of a coded answer -> its score
     min: float
     max: float
     unit: str = ""
@@ -541,6 +543,12 @@ class InstrumentTable(FileModel):
         low = info.data.get("min")
         if low is not None and value <= low:
             raise invalid(f"max {value:g} is not above min {low:g}", "swap min and max")
+        return value
+
+    @field_validator("answers")
+    @classmethod
+    def _answer_codings(cls, value: dict[str, float], info: ValidationInfo) -> dict[str, float]:
+        _check_codings(list(value), info)
         return value
 
     @field_validator("mcid")
@@ -1112,7 +1120,8 @@ def parse_study(raw: Mapping[str, Any], source: str = "") -> StudyDefinition:
         primary_histology=table(with_histology.histology or {}) if with_histology is not None else {},
         secondary_condition=codes(with_site.condition) if with_site is not None else frozenset(),
         secondary_primary_site=table(with_site.primary_site or {}) if with_site is not None else {},
-        instruments={name: _instrument(name, spec, codes(spec.codes)) for name, spec in file.instruments.items()},
+        instruments={name: _instrument(name, spec, codes(spec.codes), systems)
+                     for name, spec in file.instruments.items()},
         timepoints={name: TimepointWindow(name, spec.window[0], spec.window[1], spec.rule, spec.target,
                                           spec.label or name)
                     for name, spec in file.timepoints.items()},
@@ -1209,10 +1218,11 @@ def _cox(file: StudyFile, spec: CoxTable) -> CoxSpec:
     return CoxSpec(spec.fact, reference, tuple(levels))
 
 
-def _instrument(name: str, spec: InstrumentTable, codes: frozenset[Coding]) -> Instrument:
+def _instrument(name: str, spec: InstrumentTable, codes: frozenset[Coding], systems: Mapping[str, str]) -> Instrument:
     return Instrument(
         name=name, label=spec.label if spec.label is not None else name, codes=codes, min=spec.min, max=spec.max,
         unit=spec.unit, mcid=spec.mcid, better=spec.better, short_label=spec.short_label or "", decimals=spec.decimals,
+        answers={parse_coding(text, systems): score for text, score in spec.answers.items()},
     )
 
 

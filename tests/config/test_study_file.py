@@ -60,7 +60,8 @@ def test_each_mistake_names_its_field_the_problem_and_the_fix(
 
 def test_an_unknown_field_lists_the_fields_of_its_table_even_in_a_keyed_table() -> None:
     error = error_of(patched(("instruments", "vas", "maximum"), 10))
-    assert error.fix == "remove it or use one of: better, codes, decimals, label, max, mcid, min, short_label, unit"
+    assert error.fix == ("remove it or use one of: answers, better, codes, decimals, label, max, mcid, min, "
+                         "short_label, unit")
     error = error_of(patched(("implant", "failure_types", "6"), ["dislocation"]))
     assert (error.field, error.fix) == ("implant.failure_types.6", "remove it or use one of: 1, 2, 3, 4, 5")
 
