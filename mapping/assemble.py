@@ -8,14 +8,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from config.study import StudyDefinition
+from config.study import DiagnosisGroup, StudyDefinition
+from config.study import Fact as StudyFact
 from mapping import dates, events, impossible, measures, reasons
 from mapping.facts import Fact
 from mapping.pipeline import PatientState
 
 Log = Callable[[str, str, str, str], None]
 KIND_TYPE = {
-    "index": "Procedure", "measure": "Observation", "margin": "Observation", "zones": "Observation",
+    "index": "Procedure", "measure": "Observation", "observed": "Observation", "body_site": "Observation",
     "status": "Observation", "complication": "Condition", "event": "Condition", "relapse": "Condition",
     "diagnosis": "Condition", "site": "Condition", "reoperation": "Procedure",
 }
@@ -50,18 +51,15 @@ def assemble(
     reoperations = events.event_dates([f for f in facts if f[2].kind == "reoperation"], surgery, study.reoperations,
                                       log)
     result = events.outcome(info, state.study_id, surgery, latest=latest, death_when=death_when, flags=flags, log=log)
-    zones_text, zone_iv = _zones(facts, fact, study, state.study_id, log)
     row: dict[str, Any] = {
         "study_id": state.study_id,
         "sex": info.gender,
         "age_at_surgery": age,
         "surgery_date": surgery.isoformat(),
-        **_diagnosis(facts, surgery, state.study_id, log),
-        "enneking_zones": zones_text,
-        "zone_iv": zone_iv,
-        "resection_margin": _margin(facts, fact, surgery, state.study_id, log),
-        "reconstruction": fact.key,
-        **_survival(surgery, result),
+        **_facts(facts, fact, study, surgery=surgery, study_id=state.study_id, log=log),
+        "followup_months": dates.months_between(surgery, result.last_contact),
+        **{column: value for endpoint in study.endpoints.values()
+           for column, value in events.endpoint_columns(endpoint, surgery, result, reoperations).items()},
         **{flag: int(flag in result.flags) for flag in study.flag_columns},
         "death": int(result.death is not None),
         **_reoperations(surgery, result.last_contact, reoperations, study),
@@ -88,18 +86,6 @@ def _index_procedure(facts: list[tuple[str, str, Fact]], log: Log) -> tuple[str,
     return found[0][1], found[0][2]
 
 
-def _survival(surgery: date, result: events.Outcome) -> dict[str, Any]:
-    end = result.death if result.death is not None else result.last_contact
-    pfs_end = result.pfs_date if result.pfs_date is not None else result.last_contact
-    return {
-        "followup_months": dates.months_between(surgery, result.last_contact),
-        "os_months": dates.months_between(surgery, end),
-        "os_event": result.os_event,
-        "pfs_months": dates.months_between(surgery, pfs_end),
-        "pfs_event": int(result.pfs_date is not None),
-    }
-
-
 def _reoperations(surgery: date, last_contact: date, found: dict[str, date], study: StudyDefinition) -> dict[str, Any]:
     """Per reoperation of the study: the 0/1 flag and the months to the first one (else to last contact)."""
     row: dict[str, Any] = {}
@@ -109,42 +95,91 @@ def _reoperations(surgery: date, last_contact: date, found: dict[str, date], stu
     return row
 
 
-def _zones(
-    facts: list[tuple[str, str, Fact]], index: Fact, study: StudyDefinition, study_id: str, log: Log
-) -> tuple[str | None, int]:
-    zones: set[str] = set(index.extra[0])
-    if not zones:
-        for _, _, fact in facts:
-            if fact.kind == "zones":
-                zones.update(fact.extra)
-    if not zones:
-        log("Patient", study_id, "Procedure.bodySite", reasons.NO_ZONES)
-        return None, 0
-    ordered = [zone for zone in study.enneking_zones if zone in zones]
-    return "+".join(ordered), int("IV" in zones)
+def _facts(
+    facts: list[tuple[str, str, Fact]], index: Fact, study: StudyDefinition, *, surgery: date, study_id: str, log: Log
+) -> dict[str, Any]:
+    """The study's facts, in cohort.csv order: each derived as its ``from`` says (docs/mapping.md)."""
+    values: dict[str, Any] = {}
+    diagnosis: tuple[str | None, str | None] | None = None
+    sites, outcomes = index.extra
+    for name, spec in study.facts.items():
+        if spec.source == "index_procedure":
+            values[name] = index.key
+        elif spec.source in ("diagnosis_group", "diagnosis_detail"):
+            if diagnosis is None:
+                diagnosis = _diagnosis(facts, surgery, study, study_id, log)
+            values[name] = diagnosis[0] if spec.source == "diagnosis_group" else diagnosis[1]
+        elif spec.source == "body_site":
+            values[name] = _body_site(facts, sites.get(name, ()), spec, study_id, log)
+        elif spec.source == "observation_value":
+            values[name] = _observed(facts, outcomes.get(name), spec, surgery=surgery, study_id=study_id, log=log)
+    for name, spec in study.facts.items():
+        if spec.is_flag:
+            values[name] = _rule(name, study, values)
+    return {name: values[name] for name in study.facts}
 
 
-def _margin(facts: list[tuple[str, str, Fact]], index: Fact, surgery: date, study_id: str, log: Log) -> str | None:
-    if index.extra[1] is not None:
-        return str(index.extra[1])
-    found = [
-        (abs((f.when.day - surgery).days) if f.when else 10**6, rid, f.key) for _, rid, f in facts if f.kind == "margin"
-    ]
+def _rule(name: str, study: StudyDefinition, values: dict[str, Any]) -> int:
+    """A rule fact's 0/1: its test over the value of the fact it reads (a missing value: 0)."""
+    spec = study.facts[name]
+    assert spec.rule_fact is not None
+    source = study.facts[spec.rule_fact]
+    value = _rule(source.name, study, values) if source.is_flag else values.get(source.name)
+    if value is None:
+        return 0
+    text = str(value)
+    if spec.rule_op == "contains":
+        return int(spec.rule_values[0] in text.split("+"))
+    if spec.rule_op == "equals":
+        return int(text == spec.rule_values[0])
+    return int(text in spec.rule_values)
+
+
+def _body_site(
+    facts: list[tuple[str, str, Fact]], on_index: tuple[str, ...], spec: StudyFact, study_id: str, log: Log
+) -> str | None:
+    """The values found on the index Procedure's bodySite, else on Observations; in the study file's order."""
+    found: set[str] = set(on_index)
     if not found:
-        log("Patient", study_id, "Observation", reasons.NO_MARGIN)
+        for _, _, fact in facts:
+            if fact.kind == "body_site" and fact.key == spec.name:
+                found.update(fact.extra)
+    if not found:
+        log("Patient", study_id, "Procedure.bodySite", reasons.NO_FACT_VALUE.format(reasons.inline(spec.label)))
+        return None
+    return "+".join(key for key in spec.values if key in found)
+
+
+def _observed(
+    facts: list[tuple[str, str, Fact]], on_index: str | None, spec: StudyFact, *, surgery: date, study_id: str,
+    log: Log,
+) -> str | None:
+    """The index Procedure's outcome, else the Observation nearest to surgery (conflicts logged)."""
+    if on_index is not None:
+        return on_index
+    found = [
+        (abs((f.when.day - surgery).days) if f.when else 10**6, rid, str(f.extra))
+        for _, rid, f in facts if f.kind == "observed" and f.key == spec.name
+    ]
+    label = reasons.inline(spec.label)
+    if not found:
+        log("Patient", study_id, "Observation", reasons.NO_FACT_VALUE.format(label))
         return None
     found.sort()
     for _, rid, key in found[1:]:
         if key != found[0][2]:
-            log("Observation", rid, "valueCodeableConcept", reasons.MARGIN_CONFLICT)
+            log("Observation", rid, "valueCodeableConcept", reasons.FACT_CONFLICT.format(label))
     return found[0][2]
 
 
-def _diagnosis(facts: list[tuple[str, str, Fact]], surgery: date, study_id: str, log: Log) -> dict[str, Any]:
+def _diagnosis(
+    facts: list[tuple[str, str, Fact]], surgery: date, study: StudyDefinition, study_id: str, log: Log
+) -> tuple[str | None, str | None]:
+    """(group, detail) of the diagnosis Condition, the latest on or before surgery."""
     found = [(rid, f) for _, rid, f in facts if f.kind == "diagnosis"]
     if not found:
         log("Patient", study_id, "Condition", reasons.NO_DIAGNOSIS)
-        return {"diagnosis": None, "tumor_category": None}
+        return None, None
     before = [item for item in found if item[1].when is None or item[1].when.day <= surgery] or found
     before.sort(key=lambda item: (item[1].when.sort_key() if item[1].when else (date.min, 0), item[0]))
     rid, fact = before[-1]
@@ -152,21 +187,26 @@ def _diagnosis(facts: list[tuple[str, str, Fact]], surgery: date, study_id: str,
         if other.key != fact.key or other.extra[0] != fact.extra[0]:
             log("Condition", other_rid, "code", reasons.SEVERAL_DIAGNOSES)
     histology, related, own_sites = fact.extra
-    if fact.key == "primary":
+    group = study.diagnosis[fact.key]
+    if group.detail is None:  # a histology group
+        if histology not in group.histology:
+            histology = None
         if histology is None:
-            log("Condition", rid, "extension", reasons.NO_HISTOLOGY)
-        return {"diagnosis": histology.replace("-", " ") if histology else None, "tumor_category": "primary"}
-    site = _primary_site(facts, rid, related, own_sites, log)
-    text = f"metastatic {site} carcinoma" if site else "metastatic carcinoma"
-    return {"diagnosis": text, "tumor_category": "secondary"}
+            log("Condition", rid, "extension", reasons.NO_HISTOLOGY.format(group.name))
+        return group.name, histology.replace("-", " ") if histology else None
+    own = tuple(site for site in own_sites if site in group.primary_site)
+    site = _primary_site(facts, rid, related, own, group=group, log=log)
+    detail = group.detail or "{site}"
+    return group.name, detail.replace("{site}", site) if site else group.detail_unknown
 
 
 def _primary_site(
-    facts: list[tuple[str, str, Fact]], rid: str, related: str | None, own_sites: tuple[str, ...], log: Log
+    facts: list[tuple[str, str, Fact]], rid: str, related: str | None, own_sites: tuple[str, ...], *,
+    group: DiagnosisGroup, log: Log,
 ) -> str | None:
     sites: dict[str, str] = {}
     for _, site_rid, fact in facts:
-        if fact.kind == "site":
+        if fact.kind == "site" and fact.key in group.primary_site:
             sites.setdefault(site_rid, fact.key)
     if related is not None and related in sites:
         return sites[related]
@@ -176,7 +216,7 @@ def _primary_site(
     if len(distinct) == 1:
         log("Condition", rid, "extension", reasons.SITE_BY_ELIMINATION)
         return distinct.pop()
-    log("Condition", rid, "extension", reasons.SITE_UNKNOWN)
+    log("Condition", rid, "extension", reasons.SITE_UNKNOWN.format(group.name))
     return None
 
 

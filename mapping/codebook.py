@@ -13,10 +13,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from config.errors import MappingError
-from config.study import Coding, StudyDefinition
+from config.study import Coding, Endpoint, Fact, StudyDefinition
 from config.units import DAYS_PER_MONTH
 from mapping.cohort import MEASURE_COLUMNS, cohort_columns
-from mapping.conditions import DISTANT_METASTASIS, LOCAL_RECURRENCE
 from mapping.events import DEATH
 
 CODEBOOK_COLUMNS = (
@@ -96,7 +95,8 @@ def _values(keys: Iterable[str]) -> str:
 
 
 def _cohort_rows(study: StudyDefinition) -> list[Row]:
-    return [*_patient_rows(study), *_tumour_rows(study), *_outcome_rows(study), *_flag_rows(study)]
+    return [*_patient_rows(study), *(_fact_row(study, fact) for fact in study.facts.values()),
+            *_outcome_rows(study), *_flag_rows(study)]
 
 
 def _patient_rows(study: StudyDefinition) -> list[Row]:
@@ -117,65 +117,131 @@ def _patient_rows(study: StudyDefinition) -> list[Row]:
     ]
 
 
-def _tumour_rows(study: StudyDefinition) -> list[Row]:
-    histology = [key.replace("-", " ") for key in study.primary_histology]
-    sites = [f"metastatic {key.replace('-', ' ')} carcinoma" for key in study.secondary_primary_site]
-    diagnosis_codes = _codes(study, study.primary_condition | study.secondary_condition)
+# --------------------------------------------------------------------------- the facts, by their source
+
+
+def _fact_row(study: StudyDefinition, fact: Fact) -> Row:
+    """The codebook row of a fact, described from its ``from`` and its tables (docs/mapping.md, *Facts*)."""
+    describe = {
+        "index_procedure": _index_fact, "diagnosis_group": _group_fact, "diagnosis_detail": _detail_fact,
+        "body_site": _body_site_fact, "observation_value": _observed_fact, "rule": _rule_fact,
+    }[fact.source]
+    return describe(study, fact)
+
+
+def _index_fact(study: StudyDefinition, fact: Fact) -> Row:
+    keyed = _keyed_codes(study, study.index_procedure)
+    return _row(fact.name, fact.label, "text", f"the key whose codes the index Procedure's code matches ({keyed})",
+                values=_values(fact.levels), missing="never", fhir_resource="Procedure",
+                fhir_codes=_all_codes(study, study.index_procedure))
+
+
+def _diagnosis_codes(study: StudyDefinition) -> str:
+    return _codes(study, frozenset().union(*(group.condition for group in study.diagnosis.values())))
+
+
+def _group_fact(study: StudyDefinition, fact: Fact) -> Row:
+    groups = "; ".join(f"{name}: Condition coded {_inline(study, group.condition)}"
+                       for name, group in study.diagnosis.items())
+    return _row(fact.name, fact.label, "text",
+                f"the diagnosis group of the diagnosis Condition (the latest on or before surgery): {groups}",
+                values=_values(fact.levels), missing="no diagnosis Condition (logged)", fhir_resource="Condition",
+                fhir_codes=_diagnosis_codes(study))
+
+
+def _detail_fact(study: StudyDefinition, fact: Fact) -> Row:
+    parts: list[str] = []
+    values: list[str] = []
+    unknown: list[str] = []
+    for name, group in study.diagnosis.items():
+        if group.detail is None:
+            parts.append(f"{name}: its histology (ICD-O-3 morphology from the extension {study.histology_extension} "
+                         f"or the Condition's own coding: {_keyed_codes(study, group.histology)})")
+            values += [key.replace("-", " ") for key in group.histology]
+            unknown.append(f"a {name} diagnosis of unknown histology")
+            continue
+        otherwise = f"'{group.detail_unknown}'" if group.detail_unknown else "empty"
+        parts.append(f"{name}: '{group.detail.replace('{site}', '<site>')}', the site from the Condition the "
+                     f"extension {study.related_primary_extension} references "
+                     f"({_keyed_codes(study, group.primary_site)}), else {otherwise}")
+        values += [group.detail.replace("{site}", key) for key in group.primary_site]
+        values += [group.detail_unknown] if group.detail_unknown else []
+        if not group.detail_unknown:
+            unknown.append(f"a {name} diagnosis of unknown site")
+    missing = ", or ".join(["no diagnosis Condition", *unknown]) + " (logged)"
+    return _row(fact.name, fact.label, "text",
+                f"the diagnosis Condition (the latest on or before surgery), by its group. {'. '.join(parts)}",
+                values=_values(values), missing=missing, fhir_resource="Condition",
+                fhir_codes=_diagnosis_codes(study))
+
+
+def _body_site_fact(study: StudyDefinition, fact: Fact) -> Row:
+    keys = list(fact.values)
+    return _row(fact.name, fact.label, "text",
+                "values of the index Procedure's bodySite, else of Observations coded or valued with these codes, in "
+                f"the study file's order, joined by '+' ({_keyed_codes(study, fact.values)})",
+                values=f"combinations of {', '.join(keys)} joined by '+', e.g. {'+'.join(keys[:2])}",
+                missing="none found (logged)", fhir_resource="Procedure; Observation",
+                fhir_codes=_all_codes(study, fact.values))
+
+
+def _observed_fact(study: StudyDefinition, fact: Fact) -> Row:
+    return _row(fact.name, fact.label, "text",
+                "the index Procedure's outcome; else the Observation (code "
+                f"{_inline(study, fact.code)}) nearest to surgery, valued {_keyed_codes(study, fact.values)}",
+                values=_values(fact.levels), missing="none found (logged)", fhir_resource="Procedure; Observation",
+                fhir_codes=_codes(study, fact.code | frozenset().union(*fact.values.values())))
+
+
+def _rule_fact(study: StudyDefinition, fact: Fact) -> Row:
+    source = study.facts[str(fact.rule_fact)]
+    wanted = ", ".join(fact.rule_values)
+    test = {"contains": f"{wanted} is among {source.name} (values joined by '+')",
+            "equals": f"{source.name} is {wanted}", "in": f"{source.name} is one of {wanted}"}[str(fact.rule_op)]
+    codes = [coding for key in fact.rule_values for coding in source.values.get(key, ())]
+    origin = _fact_row(study, source)
+    return _flag(fact.name, fact.label, f"1 if {test}, else 0 (also 0 when {source.name} is empty)",
+                 fhir_resource=origin.get("fhir_resource", ""), fhir_codes=_codes(study, codes))
+
+
+# --------------------------------------------------------------------------- outcomes
+
+
+def _event_resources(study: StudyDefinition, keys: Iterable[str]) -> str:
+    """The FHIR resource types the events come from."""
+    progression = {study.progression.local, study.progression.distant}
+    found: list[str] = []
+    for key in keys:
+        if key == DEATH:
+            found.append("Patient")
+        elif key in study.reoperations:
+            found.append("Procedure")
+        else:
+            found += ["Condition", "Observation"] if key in progression else ["Condition"]
+    return "; ".join(dict.fromkeys(found))
+
+
+def _endpoint_rows(study: StudyDefinition, endpoint: Endpoint) -> list[Row]:
+    months, event = endpoint.columns
+    first = " or ".join(endpoint.events)
+    resources = _event_resources(study, endpoint.events)
     return [
-        _row("diagnosis", "Diagnosis", "text",
-             "the diagnosis Condition (the latest on or before surgery). Primary tumour: its histology "
-             f"(ICD-O-3 morphology from the extension {study.histology_extension} or the Condition's own coding: "
-             f"{_keyed_codes(study, study.primary_histology)}). Secondary tumour: 'metastatic <site> carcinoma', "
-             f"the site from the Condition the extension {study.related_primary_extension} references "
-             f"({_keyed_codes(study, study.secondary_primary_site)}), else 'metastatic carcinoma'",
-             values=_values([*histology, *sites, "metastatic carcinoma"]),
-             missing="no diagnosis Condition, or a primary tumour of unknown histology (logged)",
-             fhir_resource="Condition", fhir_codes=diagnosis_codes),
-        _row("tumor_category", "Tumour category", "text",
-             f"primary: Condition coded {_inline(study, study.primary_condition)}; secondary: Condition coded "
-             f"{_inline(study, study.secondary_condition)}", values="primary; secondary",
-             missing="no diagnosis Condition (logged)", fhir_resource="Condition", fhir_codes=diagnosis_codes),
-        _row("enneking_zones", "Resected zones", "text",
-             "zones of the index Procedure's bodySite, else of Observations coded or valued with zone codes, in "
-             f"the study file's order, joined by '+' ({_keyed_codes(study, study.enneking_zones)})",
-             values=f"combinations of {', '.join(study.enneking_zones)} joined by '+', e.g. "
-                    f"{'+'.join(list(study.enneking_zones)[:2])}",
-             missing="no zone found (logged)", fhir_resource="Procedure; Observation",
-             fhir_codes=_all_codes(study, study.enneking_zones)),
-        _flag("zone_iv", "Zone IV involved", "1 if IV is among enneking_zones, else 0 (also 0 when no zone is found)",
-              fhir_resource="Procedure; Observation", fhir_codes=_codes(study, study.enneking_zones.get("IV", ()))),
-        _row("resection_margin", "Resection margin", "text",
-             "the index Procedure's outcome; else the margin Observation (code "
-             f"{_inline(study, study.margin_code)}) nearest to surgery, valued "
-             f"{_keyed_codes(study, study.margin_values)}",
-             values=_values(study.margin_values), missing="no margin found (logged)",
-             fhir_resource="Procedure; Observation",
-             fhir_codes=_codes(study, study.margin_code | frozenset().union(*study.margin_values.values()))),
-        _row("reconstruction", "Reconstruction (index procedure)", "text",
-             f"the key whose codes the index Procedure's code matches ({_keyed_codes(study, study.index_procedure)})",
-             values=_values(study.index_procedure), missing="never", fhir_resource="Procedure",
-             fhir_codes=_all_codes(study, study.index_procedure)),
+        _row(months, f"{endpoint.label} time", "number",
+             f"surgery_date to the earliest of {first} after surgery, else to last contact, {MONTHS}",
+             unit="months", missing="never", fhir_resource=resources),
+        _flag(event, f"{endpoint.label} event",
+              f"1 at the earliest of {first} after surgery, else 0 (censored at last contact)",
+              fhir_resource=resources),
     ]
 
 
 def _outcome_rows(study: StudyDefinition) -> list[Row]:
-    progression = " or ".join(key for key in (LOCAL_RECURRENCE, DISTANT_METASTASIS) if key in study.flag_columns)
     contact = ("last contact: the latest clinical date of the patient in any used resource, not before "
                "surgery; the death date for a patient who died")
     return [
         _row("followup_months", "Follow-up", "number", f"surgery_date to {contact}, {MONTHS}", unit="months",
              missing="never", fhir_resource="Patient; Procedure; Condition; Observation"),
-        _row("os_months", "Overall survival time", "number", f"surgery_date to death, else to last contact, {MONTHS}",
-             unit="months", missing="never", fhir_resource="Patient"),
-        _flag("os_event", "Death (overall survival event)",
-              "1 if the patient died (Patient.deceasedDateTime on/after surgery, or deceasedBoolean true), else 0 "
-              "(censored at last contact)", fhir_resource="Patient"),
-        _row("pfs_months", "Progression-free survival time", "number",
-             f"surgery_date to the earliest of {progression} or death, else to last contact, {MONTHS}",
-             unit="months", missing="never", fhir_resource="Condition; Observation; Patient"),
-        _flag("pfs_event", "Progression or death (PFS event)",
-              f"1 at the earliest of {progression} or death, else 0 (censored at last contact)",
-              fhir_resource="Condition; Observation; Patient"),
+        *(row for endpoint in study.endpoints.values() for row in _endpoint_rows(study, endpoint)),
     ]
 
 
@@ -187,10 +253,12 @@ def _flag_rows(study: StudyDefinition) -> list[Row]:
         for key, codes in study.complications.items()
     ]
     observation = f"a disease-status Observation ({_inline(study, study.disease_status_code)})"
-    status = {LOCAL_RECURRENCE: f"{observation} valued {_inline(study, study.disease_status_worsened)} with "
-                                f"qualifier {_inline(study, study.disease_status_local)}, or a relapse Condition of "
-                                "the tumour",
-              DISTANT_METASTASIS: f"{observation} valued {_inline(study, study.disease_status_distant)}"}
+    status: dict[str | None, str] = {
+        study.progression.local: f"{observation} valued {_inline(study, study.disease_status_worsened)} with "
+                                 f"qualifier {_inline(study, study.disease_status_local)}, or a relapse Condition "
+                                 "of the diagnosis",
+        study.progression.distant: f"{observation} valued {_inline(study, study.disease_status_distant)}",
+    }
     for key, codes in study.events.items():
         also = f"; or {status[key]}" if key in status else ""
         rows.append(_flag(key, _label(key), f"1 if a Condition with these codes is {counted}{also}, else 0",
@@ -242,6 +310,9 @@ def _instrument_row(study: StudyDefinition, name: str) -> Row:
     spec = study.instruments[name]
     improvement = (f"; minimal clinically important difference {spec.mcid:g}, {spec.better} is better"
                    if spec.mcid is not None else "")
+    if spec.answers:
+        improvement = (f"; coded answers: {', '.join(f'{_codes(study, [c])} = {v:g}' for c, v in spec.answers.items())}"
+                       + improvement)
     return {
         "table": MEASURES, "name": name, "kind": "instrument", "label": spec.label, "type": "number",
         "unit": spec.unit, "values": f"{spec.min:g} to {spec.max:g}", "min": spec.min, "max": spec.max,

@@ -33,14 +33,28 @@ STANDARD_SYSTEMS = frozenset(
 )
 _DOTLESS_SYSTEMS = frozenset({ICD10CM, ICD10})
 
-# Roles a coding can play; each maps the coding to a key of the study definition.
+# Roles a coding can play; each maps the coding to a key of the study definition. Besides these, per
+# diagnosis group ``condition:GROUP`` (the group's Condition codes), per body_site fact ``values:FACT`` and
+# per observation_value fact ``code:FACT`` (the Observation code) and ``values:FACT`` (its values).
 ROLES = (
-    "index", "zone", "margin", "margin_value", "primary", "histology", "secondary", "site",
-    "instrument", "complication", "event", "status", "worsened", "distant", "local", "reoperation",
+    "index", "histology", "site", "instrument", "complication", "event", "status", "worsened", "distant", "local",
+    "reoperation",
 )
-# Roles that make a Condition or Observation a study resource (worth validating and mapping).
-CONDITION_ROLES = ("complication", "event", "primary", "secondary", "site", "histology")
-OBSERVATION_ROLES = ("instrument", "margin", "zone", "status")
+
+
+def condition_role(group: str) -> str:
+    """The role of a diagnosis group's Condition codes."""
+    return f"condition:{group}"
+
+
+def code_role(fact: str) -> str:
+    """The role of an observation_value fact's Observation code."""
+    return f"code:{fact}"
+
+
+def values_role(fact: str) -> str:
+    """The role of a body_site or observation_value fact's value codes."""
+    return f"values:{fact}"
 
 
 def normalise_system(system: str) -> str:
@@ -70,18 +84,24 @@ class CodeIndex:
         self.study = study
         self.by_role: dict[str, dict[Coding, str]] = {role: {} for role in ROLES}
         single = {
-            "margin": study.margin_code, "primary": study.primary_condition,
-            "secondary": study.secondary_condition, "status": study.disease_status_code,
-            "worsened": study.disease_status_worsened, "distant": study.disease_status_distant,
-            "local": study.disease_status_local,
+            "status": study.disease_status_code, "worsened": study.disease_status_worsened,
+            "distant": study.disease_status_distant, "local": study.disease_status_local,
         }
         for role, codes in single.items():
             self._add(role, {"": codes})
         self._add("index", study.index_procedure)
-        self._add("zone", study.enneking_zones)
-        self._add("margin_value", study.margin_values)
-        self._add("histology", study.primary_histology)
-        self._add("site", study.secondary_primary_site)
+        self.groups = tuple(study.diagnosis)
+        for name, group in study.diagnosis.items():
+            self._add(condition_role(name), {name: group.condition})
+            self._add("histology", group.histology)
+            self._add("site", group.primary_site)
+        self.body_sites = tuple(name for name, fact in study.facts.items() if fact.source == "body_site")
+        self.observed = tuple(name for name, fact in study.facts.items() if fact.source == "observation_value")
+        for name in self.body_sites:
+            self._add(values_role(name), study.facts[name].values)
+        for name in self.observed:
+            self._add(code_role(name), {name: study.facts[name].code})
+            self._add(values_role(name), study.facts[name].values)
         self._add("instrument", {name: spec.codes for name, spec in study.instruments.items()})
         self._add("complication", study.complications)
         self._add("event", study.events)
@@ -90,14 +110,17 @@ class CodeIndex:
             normalise_system(uri) for uri in study.systems.values()
         ) - STANDARD_SYSTEMS
         self.known: frozenset[Coding] = frozenset(c for table in self.by_role.values() for c in table)
+        condition_roles = ["complication", "event", "site", "histology", *map(condition_role, self.groups)]
+        observation_roles = ["instrument", "status", *map(code_role, self.observed),
+                             *map(values_role, self.body_sites)]
         self.relevant: dict[str, frozenset[Coding]] = {
             "Procedure": frozenset(self.by_role["index"]) | frozenset(self.by_role["reoperation"]),
-            "Condition": frozenset(c for role in CONDITION_ROLES for c in self.by_role[role]),
-            "Observation": frozenset(c for role in OBSERVATION_ROLES for c in self.by_role[role]),
+            "Condition": frozenset(c for role in condition_roles for c in self.by_role[role]),
+            "Observation": frozenset(c for role in observation_roles for c in self.by_role[role]),
         }
 
     def _add(self, role: str, table: Mapping[str, Iterable[Coding]]) -> None:
-        target = self.by_role[role]
+        target = self.by_role.setdefault(role, {})
         for key, codes in table.items():
             for raw_system, code in codes:
                 system = normalise_system(raw_system)
@@ -119,6 +142,13 @@ class CodeIndex:
         table = self.by_role[role]
         return any(coding in table for coding in codings(concept))
 
+    def group(self, concept: Any) -> str | None:
+        """The first diagnosis group (in the study file's order) whose Condition codes the concept has."""
+        return next((name for name in self.groups if self.matches(concept, condition_role(name))), None)
+
+    def observed_fact(self, concept: Any) -> str | None:
+        """The first observation_value fact (in the study file's order) whose Observation code the concept has."""
+        return next((name for name in self.observed if self.matches(concept, code_role(name))), None)
 
     def is_relevant(self, resource_type: str, concept: Any) -> bool:
         """Does the concept carry a study code for this resource type, or any code of the study's own system?

@@ -19,11 +19,8 @@ from mapping.pipeline import Collected, Pipeline
 from mapping.quality import QualityLog
 from mapping.runner import Runner
 
-BASE_COLUMNS = (
-    "study_id", "sex", "age_at_surgery", "surgery_date", "diagnosis", "tumor_category", "enneking_zones",
-    "zone_iv", "resection_margin", "reconstruction", "followup_months", "os_months", "os_event",
-    "pfs_months", "pfs_event",
-)
+FIRST_COLUMNS = ("study_id", "sex", "age_at_surgery", "surgery_date")
+"""cohort.csv's first columns, in every study; the study's facts follow, then ``followup_months``."""
 MEASURE_COLUMNS = ("study_id", "instrument", "timepoint", "value", "date", "days_from_surgery")
 EVENT_COLUMNS = ("study_id", "event", "date", "days_from_surgery")
 
@@ -43,7 +40,10 @@ class Cohort:
 
 
 def cohort_columns(study: StudyDefinition) -> list[str]:
-    return [*BASE_COLUMNS, *study.flag_columns, "death", *study.reoperation_columns]
+    """cohort.csv's columns: the first ones, the facts, follow-up, the endpoints, the complication and event
+    flags, death, the reoperations."""
+    return [*FIRST_COLUMNS, *study.fact_columns, "followup_months", *study.endpoint_columns, *study.flag_columns,
+            "death", *study.reoperation_columns]
 
 
 def map_cohort(
@@ -105,9 +105,12 @@ def _tables(collected: Collected, study: StudyDefinition, cutoff: date | None) -
     per_patient.sort(key=lambda t: (t.row["surgery_date"], t.row["study_id"]))
     patients = pd.DataFrame([t.row for t in per_patient], columns=cohort_columns(study))
     patients["age_at_surgery"] = patients["age_at_surgery"].astype("Int64")
-    for column in ("zone_iv", "os_event", "pfs_event", *study.flag_columns, "death", *study.reoperations):
+    flags = [name for name, fact in study.facts.items() if fact.is_flag]
+    endpoints = [endpoint.columns for endpoint in study.endpoints.values()]
+    for column in (*flags, *(event for _, event in endpoints), *study.flag_columns, "death", *study.reoperations):
         patients[column] = patients[column].astype("int64")
-    for column in ("followup_months", "os_months", "pfs_months", *(f"{key}_months" for key in study.reoperations)):
+    months = (*(months for months, _ in endpoints), *(f"{key}_months" for key in study.reoperations))
+    for column in ("followup_months", *months):
         patients[column] = patients[column].astype("float64")
     measures = pd.DataFrame([m for t in per_patient for m in t.measures], columns=list(MEASURE_COLUMNS))
     measures = measures.astype({"value": "float64", "days_from_surgery": "int64"})

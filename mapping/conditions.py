@@ -1,4 +1,5 @@
-"""Conditions: the diagnosis, the primary site of a secondary tumour, complications and events.
+"""Conditions: the diagnosis (its group, histology, related primary condition), primary-site Conditions,
+complications and events, and relapses of the diagnosis (the [progression] ``local`` event).
 
 Whether a complication or event counts (onset after surgery) is decided per patient at assembly; here each
 Condition only says what it is and when it began: ``onset[x]``, or ``recordedDate`` when onset is absent.
@@ -13,8 +14,6 @@ from mapping.codes import CodeIndex
 from mapping.facts import EXCLUDED, OTHER, REJECTED, USED, Extracted, Fact, Issue, patient_reference
 from mapping.statuses import CONDITION_EXCLUDED, CONDITION_NOTED, clinical, verification
 
-LOCAL_RECURRENCE = "local_recurrence"
-DISTANT_METASTASIS = "distant_metastasis"
 ONSET = ("onsetDateTime", "onsetPeriod.start", "onsetString", "recordedDate")
 NO_DATE = reasons.NO_ONSET
 CLINICAL_DATES = (
@@ -49,9 +48,9 @@ def _events(
 ) -> list[Fact]:
     concept = resource.get("code")
     keys = codes.keys(concept, "complication") + codes.keys(concept, "event")
-    relapse = clinical(resource) == "relapse"
-    tumour = codes.matches(concept, "primary") or codes.matches(concept, "secondary")
-    if not keys and not (relapse and tumour):
+    local = codes.study.progression.local
+    relapse = local is not None and clinical(resource) == "relapse" and codes.group(concept) is not None
+    if not keys and not relapse:
         return []
     if onset is None:
         issues.append(Issue(field, NO_DATE))
@@ -59,17 +58,17 @@ def _events(
     if len(keys) > 1:
         issues.append(Issue("code", reasons.CODINGS_DISAGREE.format("complications/events")))
     facts = [Fact("complication" if keys[0] in codes.study.complications else "event", keys[0], onset)] if keys else []
-    if relapse and tumour:
+    if relapse and local is not None:
         recorded = dates.parse(resource.get("recordedDate"))
-        facts.append(Fact("relapse", LOCAL_RECURRENCE, onset, extra=recorded))
+        facts.append(Fact("relapse", local, onset, extra=recorded))
     return facts
 
 
 def _diagnosis(resource: dict[str, Any], codes: CodeIndex, onset: dates.When | None) -> list[Fact]:
     concept = resource.get("code")
     facts: list[Fact] = [Fact("site", site, onset) for site in codes.keys(concept, "site")]
-    category = next((role for role in ("primary", "secondary") if codes.matches(concept, role)), "")
-    if not category:
+    group = codes.group(concept)
+    if group is None:
         return facts
     histology = codes.keys(concept, "histology")
     related: str | None = None
@@ -81,5 +80,5 @@ def _diagnosis(resource: dict[str, Any], codes: CodeIndex, onset: dates.When | N
         elif extension.get("url") == codes.study.related_primary_extension:
             related = patient_reference(extension.get("valueReference"))[1]
     sites = tuple(fact.key for fact in facts)
-    facts.append(Fact("diagnosis", category, onset, extra=(histology[0] if histology else None, related, sites)))
+    facts.append(Fact("diagnosis", group, onset, extra=(histology[0] if histology else None, related, sites)))
     return facts

@@ -2,21 +2,22 @@
 
 * A complication or event counts only when its date is after the surgery date (strictly). A partial date
   counts when its whole span is after surgery; when the span contains the surgery date it is not counted.
-* A relapse Condition (clinicalStatus ``relapse``) of the study tumour is a local recurrence dated by its
-  onset, or by its recordedDate when the onset is not after surgery.
+* A relapse Condition (clinicalStatus ``relapse``) of the diagnosis is the [progression] ``local`` event,
+  dated by its onset, or by its recordedDate when the onset is not after surgery.
 * Death: ``deceasedDateTime`` on or after surgery; ``deceasedBoolean`` without a date takes the last
   contact as its date. ``last_contact`` is the latest clinical date, or the death date.
-* PFS: the earliest of local recurrence, distant metastasis or death; otherwise censored at last contact.
+* An endpoint ([endpoints.NAME]): the earliest of its events (complications, events, reoperations, death);
+  otherwise censored at last contact.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+from config.study import Endpoint
 from mapping import dates, reasons
-from mapping.conditions import DISTANT_METASTASIS, LOCAL_RECURRENCE
 from mapping.facts import Fact, PatientInfo
 
 Log = Callable[[str, str, str, str], None]  # (resource type, id, field, reason)
@@ -28,8 +29,6 @@ class Outcome(NamedTuple):
     flags: dict[str, date]  # flag column -> earliest date after surgery
     last_contact: date
     death: date | None
-    os_event: int
-    pfs_date: date | None
 
 
 def event_dates(
@@ -78,7 +77,7 @@ def outcome(
     flags: dict[str, date],
     log: Log,
 ) -> Outcome:
-    """Death, last contact, OS and PFS from the localised latest clinical date and the event dates."""
+    """Death and last contact from the localised latest clinical date and the event dates."""
     death: date | None = None
     if death_when is not None:
         if death_when.day < surgery:
@@ -91,7 +90,17 @@ def outcome(
     if death is not None and latest > death:
         log("Patient", study_id, "deceasedDateTime", reasons.DATES_AFTER_DEATH)
     last_contact = death if death is not None else latest
-    progression = [flags[key] for key in (LOCAL_RECURRENCE, DISTANT_METASTASIS) if key in flags]
-    if death is not None:
-        progression.append(death)
-    return Outcome(flags, last_contact, death, int(death is not None), min(progression, default=None))
+    return Outcome(flags, last_contact, death)
+
+
+def endpoint_columns(
+    endpoint: Endpoint, surgery: date, result: Outcome, reoperations: Mapping[str, date]
+) -> dict[str, Any]:
+    """``<name>_months`` (to the first of the endpoint's events, else to last contact) and ``<name>_event``."""
+    found = {**result.flags, **reoperations}
+    if result.death is not None:
+        found[DEATH] = result.death
+    first = min((found[key] for key in endpoint.events if key in found), default=None)
+    months, event = endpoint.columns
+    return {months: dates.months_between(surgery, first if first is not None else result.last_contact),
+            event: int(first is not None)}

@@ -21,8 +21,8 @@ OTHER = "other"  # valid, but carries nothing the study needs except a clinical 
 
 
 class Fact(NamedTuple):
-    kind: str  # index, measure, margin, zones, complication, event, relapse, diagnosis, site, status
-    key: str  # reconstruction / instrument / margin / flag / tumour category / site ...
+    kind: str  # index, measure, observed, body_site, complication, event, relapse, diagnosis, site, status, reoperation
+    key: str  # index procedure kind / instrument / fact name / flag / diagnosis group / primary site ...
     when: When | None
     value: float | None = None
     extra: Any = None  # kind-specific (see the extractor producing it)

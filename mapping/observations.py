@@ -1,4 +1,5 @@
-"""Observations: instrument values, resection margin, Enneking zones and cancer disease status."""
+"""Observations: instrument values, the values of observation_value and body_site facts, and cancer disease
+status (progression events, as the study's [progression] names them)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,7 @@ from typing import Any
 
 from config.study import Coding
 from mapping import dates, reasons, values
-from mapping.codes import CodeIndex, normalise_system
-from mapping.conditions import DISTANT_METASTASIS, LOCAL_RECURRENCE
+from mapping.codes import CodeIndex, normalise_system, values_role
 from mapping.facts import EXCLUDED, OTHER, REJECTED, USED, Extracted, Fact, Issue
 from mapping.statuses import OBSERVATION_EXCLUDED, OBSERVATION_NOTED, OBSERVATION_RANK
 
@@ -29,16 +29,17 @@ def extract_observation(resource: dict[str, Any], rid: str, subject: str, codes:
     issues: list[Issue] = []
     facts: list[Fact] = []
     instruments = codes.keys(concept, "instrument")
+    observed = codes.observed_fact(concept) if not instruments else None
     if instruments:
         facts = _measure(resource, instruments[0], (when, field), codes, issues)
-    elif codes.matches(concept, "margin"):
-        facts = _margin(resource, when, codes, issues)
+    elif observed is not None:
+        facts = _observed(resource, observed, when, codes, issues)
     elif codes.matches(concept, "status"):
         facts = _disease_status(resource, when, field, codes, issues)
         if not facts and not any(i.reason == NO_DATE for i in issues):
             return Extracted("Observation", rid, subject, OTHER, (), tuple(issues), latest)
     else:
-        facts = _zones(resource, when, codes)
+        facts = _body_sites(resource, when, codes)
     unknown = codes.unknown_local(concept) + codes.unknown_local(resource.get("valueCodeableConcept"))
     issues += [Issue("code", reasons.UNKNOWN_LOCAL_CODE.format(code)) for code in unknown]
     if facts:
@@ -61,8 +62,9 @@ def _measure(
     if when.precision == "year":
         issues.append(Issue(field, reasons.YEAR_ONLY))
         return []
-    reading = values.read(resource)
-    converted = values.convert(reading, codes.study.instruments[name])
+    instrument = codes.study.instruments[name]
+    reading = values.read(resource, instrument)
+    converted = values.convert(reading, instrument)
     if converted.problem:
         issues.append(Issue(reading.field, converted.problem))
         return []
@@ -72,19 +74,29 @@ def _measure(
     return [Fact("measure", name, when, converted.value, rank)]
 
 
-def _margin(resource: dict[str, Any], when: dates.When | None, codes: CodeIndex, issues: list[Issue]) -> list[Fact]:
-    keys = codes.keys(resource.get("valueCodeableConcept"), "margin_value")
+def _observed(
+    resource: dict[str, Any], name: str, when: dates.When | None, codes: CodeIndex, issues: list[Issue]
+) -> list[Fact]:
+    """An observation_value fact: the key of its values matching valueCodeableConcept (Fact key: the fact)."""
+    keys = codes.keys(resource.get("valueCodeableConcept"), values_role(name))
+    label = reasons.inline(codes.study.facts[name].label)
     if not keys:
-        issues.append(Issue("valueCodeableConcept", reasons.MARGIN_UNKNOWN))
+        issues.append(Issue("valueCodeableConcept", reasons.FACT_VALUE_UNKNOWN.format(label)))
         return []
     if len(keys) > 1:
-        issues.append(Issue("valueCodeableConcept", reasons.CODINGS_DISAGREE.format("margins")))
-    return [Fact("margin", keys[0], when)]
+        issues.append(Issue("valueCodeableConcept", reasons.CODINGS_DISAGREE.format(f"{name} values")))
+    return [Fact("observed", name, when, extra=keys[0])]
 
 
-def _zones(resource: dict[str, Any], when: dates.When | None, codes: CodeIndex) -> list[Fact]:
-    zones = codes.keys(resource.get("code"), "zone") + codes.keys(resource.get("valueCodeableConcept"), "zone")
-    return [Fact("zones", "", when, extra=tuple(dict.fromkeys(zones)))] if zones else []
+def _body_sites(resource: dict[str, Any], when: dates.When | None, codes: CodeIndex) -> list[Fact]:
+    """Body_site facts coded or valued by the Observation (Fact key: the fact, extra: the values found)."""
+    facts = []
+    for name in codes.body_sites:
+        role = values_role(name)
+        keys = codes.keys(resource.get("code"), role) + codes.keys(resource.get("valueCodeableConcept"), role)
+        if keys:
+            facts.append(Fact("body_site", name, when, extra=tuple(dict.fromkeys(keys))))
+    return facts
 
 
 def _disease_status(
@@ -95,7 +107,9 @@ def _disease_status(
     distant = any(c in table["distant"] for c in found)
     worsened = any(c in table["worsened"] for c in found)
     local = any(c in table["local"] for c in found)
-    keys = ([DISTANT_METASTASIS] if distant else []) + ([LOCAL_RECURRENCE] if worsened and local else [])
+    progression = codes.study.progression
+    keys = [key for key, found in ((progression.distant, distant), (progression.local, worsened and local))
+            if key is not None and found]
     if worsened and not (local or distant):
         issues.append(Issue("valueCodeableConcept", reasons.WORSENED_WITHOUT_QUALIFIER))
     if keys and when is None:

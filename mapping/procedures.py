@@ -1,12 +1,13 @@
-"""Procedures: the index procedure (surgery date, reconstruction, Enneking zones, margin), a reoperation (the
-study's ``[reoperations]`` codes: counted at assembly when performed after surgery), or a clinical date."""
+"""Procedures: the index procedure (surgery date, its kind, the values of the body_site facts found in its
+``bodySite`` and of the observation_value facts found in its ``outcome``), a reoperation (the study's
+``[reoperations]`` codes: counted at assembly when performed after surgery), or a clinical date."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from mapping import dates, reasons
-from mapping.codes import CodeIndex
+from mapping.codes import CodeIndex, values_role
 from mapping.facts import EXCLUDED, OTHER, REJECTED, USED, Extracted, Fact, Issue
 from mapping.statuses import PROCEDURE_EXCLUDED, PROCEDURE_NOTED
 
@@ -24,7 +25,7 @@ def extract_procedure(resource: dict[str, Any], rid: str, subject: str, codes: C
         return _reoperation(resource, (rid, subject), codes, status=status, latest=latest)
     issues: list[Issue] = []
     if len(kinds) > 1:
-        issues.append(Issue("code", reasons.CODINGS_DISAGREE.format("reconstructions")))
+        issues.append(Issue("code", reasons.CODINGS_DISAGREE.format("index procedures")))
     if status in PROCEDURE_NOTED:
         issues.append(Issue("status", reasons.USED_STATUS.format(status)))
     when, field = dates.first_of(resource, *PERFORMED)
@@ -33,11 +34,9 @@ def extract_procedure(resource: dict[str, Any], rid: str, subject: str, codes: C
         return Extracted("Procedure", rid, subject, REJECTED, issues=tuple(issues))
     if when.partial:
         issues.append(Issue(field, dates.partial_note(when)))
-    zones = _zones(resource, codes, issues)
-    margins = codes.keys(resource.get("outcome"), "margin_value")
-    if len(margins) > 1:
-        issues.append(Issue("outcome", reasons.CODINGS_DISAGREE.format("margins")))
-    fact = Fact("index", kinds[0], when, extra=(zones, margins[0] if margins else None))
+    sites = _body_sites(resource, codes, issues)
+    outcomes = _outcomes(resource, codes, issues)
+    fact = Fact("index", kinds[0], when, extra=(sites, outcomes))
     return Extracted("Procedure", rid, subject, USED, (fact,), tuple(issues), latest)
 
 
@@ -62,12 +61,25 @@ def _reoperation(
     return Extracted("Procedure", rid, subject, USED, (Fact("reoperation", keys[0], when),), tuple(issues), latest)
 
 
-def _zones(resource: dict[str, Any], codes: CodeIndex, issues: list[Issue]) -> tuple[str, ...]:
-    found: list[str] = []
+def _body_sites(resource: dict[str, Any], codes: CodeIndex, issues: list[Issue]) -> dict[str, tuple[str, ...]]:
+    """Per body_site fact, the values found in ``bodySite`` (in the order found)."""
+    found: dict[str, list[str]] = {name: [] for name in codes.body_sites}
     for index, site in enumerate(resource.get("bodySite") or ()):
-        for zone in codes.keys(site, "zone"):
-            if zone not in found:
-                found.append(zone)
+        for name, keys in found.items():
+            for key in codes.keys(site, values_role(name)):
+                if key not in keys:
+                    keys.append(key)
         for code in codes.unknown_local(site):
             issues.append(Issue(f"bodySite[{index}]", reasons.UNKNOWN_LOCAL_CODE.format(code)))
-    return tuple(found)
+    return {name: tuple(keys) for name, keys in found.items()}
+
+
+def _outcomes(resource: dict[str, Any], codes: CodeIndex, issues: list[Issue]) -> dict[str, str | None]:
+    """Per observation_value fact, the value recorded as the Procedure's ``outcome`` (None: none)."""
+    found: dict[str, str | None] = {}
+    for name in codes.observed:
+        keys = codes.keys(resource.get("outcome"), values_role(name))
+        if len(keys) > 1:
+            issues.append(Issue("outcome", reasons.CODINGS_DISAGREE.format(f"{name} values")))
+        found[name] = keys[0] if keys else None
+    return found

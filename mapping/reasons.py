@@ -1,7 +1,7 @@
 """The reasons written to the data-quality log, in one place (docs/mapping.md lists them).
 
 Fixed phrases, so that ``data_quality.json`` counts group like with like; a few carry a status, code,
-instrument or timepoint name, never a patient value or identifier.
+instrument, timepoint, fact or diagnosis-group name (or a fact's label), never a patient value or identifier.
 """
 
 from __future__ import annotations
@@ -67,15 +67,14 @@ PARTIAL_SPANS_SURGERY = "partial date spans the surgery date: not counted"
 RELAPSE_WITHOUT_DATE = "relapse without a date after surgery: not counted"
 WORSENED_WITHOUT_QUALIFIER = "disease status worsened without a local or distant qualifier: not counted"
 UNKNOWN_EVENT = "event {} is not a column of this study: not counted"
-NO_ZONES = "no Enneking zones recorded"
-NO_MARGIN = "no resection margin recorded"
-MARGIN_CONFLICT = "conflicting resection margins: the one nearest surgery is used"
-MARGIN_UNKNOWN = "resection margin value not in the study definition"
+NO_FACT_VALUE = "no {} recorded"  # a fact's label (see inline)
+FACT_CONFLICT = "conflicting {} values: the one nearest surgery is used"
+FACT_VALUE_UNKNOWN = "{} value not in the study definition"
 NO_DIAGNOSIS = "no diagnosis Condition"
 SEVERAL_DIAGNOSES = "several diagnoses: the latest before surgery is used"
-NO_HISTOLOGY = "primary tumour without a known histology"
+NO_HISTOLOGY = "{} tumour without a known histology"  # the diagnosis group
 SITE_BY_ELIMINATION = "related primary not referenced: the patient's only primary-site Condition used"
-SITE_UNKNOWN = "primary site of the secondary tumour unknown"
+SITE_UNKNOWN = "primary site of the {} tumour unknown"  # the diagnosis group
 
 # impossible dates (docs/mapping.md, "Impossible dates")
 BIRTH_AFTER_SURGERY = "birth date after surgery: age unknown"
@@ -88,3 +87,10 @@ LATEST_AFTER_CUTOFF = "date after the data cut-off: not used as last contact"
 BEFORE_BIRTH = "dated before the birth date: value not used"
 AFTER_DEATH = "dated after the death date: value not used"
 DEATH_AFTER_CUTOFF = "death date after the data cut-off: not a death within follow-up"
+
+
+def inline(label: str) -> str:
+    """A fact's label inside a sentence: ``Tumour size`` -> ``tumour size`` (an all-capital first word, an
+    abbreviation, stays as it is)."""
+    first = label.split(" ", 1)[0]
+    return label if first.isupper() else label[:1].lower() + label[1:]

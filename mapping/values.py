@@ -1,12 +1,13 @@
 """Numeric values of Observations, converted to the instrument's scale and unit.
 
 Accepted encodings: ``valueQuantity`` (UCUM code or unit text), ``valueInteger``, ``valueString`` holding a
-number (``5``, ``5.5``, ``5,5``), ``valueCodeableConcept`` with a LOINC answer code of the Karnofsky list
-LL4986-7 or a numeric code/display (``80``, ``KPS 80: Normal activity with effort``).
+number (``5``, ``5.5``, ``5,5``), ``valueCodeableConcept`` with a coded answer listed in the instrument's
+``answers`` or a numeric code/display, optionally after the instrument's name or short label (``80``,
+``ABC 80: Normal activity`` for an instrument ``abc``).
 
 Conversions, each reported back as a note for the data-quality log:
 
-* instruments scored 0-10 (pain VAS) recorded on a 0-100 mm scale: by unit (``mm``) or, without a unit,
+* instruments scored 0-10 recorded on a 0-100 mm scale: by unit (``mm``) or, without a unit,
   by range (a value above 10 and at most 100) -> divided by 10; ``cm`` is the 0-10 scale already;
 * instruments measured in a length unit (``mm``): UCUM length units converted (``cm`` x 10, ``m`` x 1000).
 """
@@ -16,24 +17,24 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
+from functools import cache
 from typing import Any, NamedTuple
 
 from config.study import Instrument
 from mapping import reasons
-from mapping.codes import LOINC, UCUM, codings, normalise_system
+from mapping.codes import UCUM, codings, normalise_system
 
-# LOINC answer list LL4986-7 (Karnofsky Performance Status), as enumerated in the mCODE IG value set
-# KarnofskyPerformanceStatusVS (HL7/fhir-mCODE-ig, "corresponds to LOINC list LL4986-7").
-KPS_ANSWERS: Mapping[str, float] = {
-    "LA29175-9": 100, "LA29176-7": 90, "LA29177-5": 80, "LA29178-3": 70, "LA29179-1": 60,
-    "LA29180-9": 50, "LA29181-7": 40, "LA29182-5": 30, "LA29183-3": 20, "LA29184-1": 10,
-    "LA9627-6": 0,
-}
 LENGTH_TO_MM: Mapping[str, float] = {"mm": 1.0, "cm": 10.0, "m": 1000.0, "um": 0.001, "[in_i]": 25.4, "in": 25.4}
 SCORE_UNITS = frozenset({"", "1", "{score}", "{Score}", "score", "{points}", "points", "{#}", "%", "{percent}"})
 
 _NUMBER = re.compile(r"^\s*([+-]?\d+(?:[.,]\d+)?)\s*$")
-_LEADING_NUMBER = re.compile(r"^\s*(?:KPS\s*)?(\d+(?:[.,]\d+)?)\s*%?(?:\s*[:\-]|\s*$)", re.IGNORECASE)
+_LEADING_NUMBER = r"^\s*(?:(?:{})\s*)?(\d+(?:[.,]\d+)?)\s*%?(?:\s*[:\-]|\s*$)"
+
+
+@cache
+def _leading_number(names: tuple[str, ...]) -> re.Pattern[str]:
+    """A number at the start of a code or display, optionally after one of ``names`` (any case)."""
+    return re.compile(_LEADING_NUMBER.format("|".join(map(re.escape, names))), re.IGNORECASE)
 
 
 class Reading(NamedTuple):
@@ -51,8 +52,8 @@ class Converted(NamedTuple):
     problem: str = ""  # why the value cannot be used
 
 
-def read(resource: dict[str, Any]) -> Reading:
-    """Read the numeric value of an Observation, whatever its encoding."""
+def read(resource: dict[str, Any], instrument: Instrument) -> Reading:
+    """Read the numeric value of an Observation of ``instrument``, whatever its encoding."""
     if "valueQuantity" in resource:
         return _quantity(resource["valueQuantity"])
     if "valueInteger" in resource:
@@ -62,7 +63,7 @@ def read(resource: dict[str, Any]) -> Reading:
         problem = "" if number is not None else "valueString is not a number"
         return Reading(number, None, "valueString", problem)
     if "valueCodeableConcept" in resource:
-        return _concept(resource["valueCodeableConcept"])
+        return _concept(resource["valueCodeableConcept"], instrument)
     if "dataAbsentReason" in resource:
         return Reading(None, None, "dataAbsentReason", "no value (dataAbsentReason)")
     value_keys = [key for key in resource if key.startswith("value")]
@@ -89,16 +90,18 @@ def _quantity(quantity: Any) -> Reading:
     return Reading(number, unit.strip() if unit is not None else None, "valueQuantity")
 
 
-def _concept(concept: Any) -> Reading:
-    for system, code in codings(concept):
-        if system == LOINC and code in KPS_ANSWERS:
-            return Reading(KPS_ANSWERS[code], None, "valueCodeableConcept")
+def _concept(concept: Any, instrument: Instrument) -> Reading:
+    answers = {(normalise_system(system), code): score for (system, code), score in instrument.answers.items()}
+    for coding in codings(concept):
+        if coding in answers:
+            return Reading(answers[coding], None, "valueCodeableConcept")
+    pattern = _leading_number((instrument.name, instrument.short_label))
     candidates: list[Any] = [code for _, code in codings(concept)]
     if isinstance(concept, dict):
         candidates += [c.get("display") for c in concept.get("coding") or () if isinstance(c, dict)]
         candidates.append(concept.get("text"))
     for candidate in candidates:
-        number = _to_number(candidate, _LEADING_NUMBER)
+        number = _to_number(candidate, pattern)
         if number is not None:
             return Reading(number, None, "valueCodeableConcept")
     return Reading(None, None, "valueCodeableConcept", "coded value without a known number")

@@ -60,7 +60,7 @@ def test_the_demos_values_are_among_the_allowed_values(book: pd.DataFrame) -> No
     for column in ("sex", "tumor_category", "resection_margin", "reconstruction", "diagnosis"):
         allowed = described.loc[column, "values"].split("; ")
         assert set(cohort[column].dropna()) <= set(allowed), column
-    zones = set(load_study().enneking_zones)
+    zones = set(load_study().facts["enneking_zones"].values)
     assert all(set(text.split("+")) <= zones for text in cohort["enneking_zones"].dropna())
     for column in described.index[described["type"] == "0-1 flag"]:
         assert set(cohort[column]) <= {0, 1}, column
@@ -70,7 +70,8 @@ def test_the_demos_values_are_among_the_allowed_values(book: pd.DataFrame) -> No
 
 def test_values_and_codes_come_from_the_study_file() -> None:
     raw = default_raw()
-    raw["resection_margin"]["values"] = {"R0": ["local|r0"], "R1": ["local|r1"]}
+    raw["facts"]["resection_margin"]["values"] = {"R0": ["local|r0"], "R1": ["local|r1"]}
+    raw["analysis"]["survival"]["cox"][2] = {"fact": "resection_margin"}
     raw["complications"] = {"wound_dehiscence": ["snomed|225553008"]}
     raw["implant"] = {}
     raw["reoperations"] = {"removal": ["local|implant-removal"]}

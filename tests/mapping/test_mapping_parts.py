@@ -38,13 +38,25 @@ def test_completed_years_and_months():
 
 def test_values_read_every_numeric_encoding(study):
     kps = study.instruments["kps"]
-    assert values.read({"valueInteger": 80}).number == 80
-    assert values.read({"valueString": "7,5"}).number == 7.5
-    assert values.read({"valueQuantity": {"value": 5, "unit": "{score}"}}).unit == "{score}"
-    concept = {"coding": [{"system": "http://loinc.org", "code": "LA9627-6"}]}
-    assert values.convert(values.read({"valueCodeableConcept": concept}), kps).value == 0
-    assert values.read({"dataAbsentReason": {}}).problem == "no value (dataAbsentReason)"
-    assert values.read({"valueQuantity": {"value": 5, "comparator": "<"}}).problem == "value with a comparator (<, >)"
+    assert values.read({"valueInteger": 80}, kps).number == 80
+    assert values.read({"valueString": "7,5"}, kps).number == 7.5
+    assert values.read({"valueQuantity": {"value": 5, "unit": "{score}"}}, kps).unit == "{score}"
+    concept = {"coding": [{"system": "urn:oid:2.16.840.1.113883.6.1", "code": "LA9627-6"}]}
+    assert values.convert(values.read({"valueCodeableConcept": concept}, kps), kps).value == 0
+    assert values.read({"dataAbsentReason": {}}, kps).problem == "no value (dataAbsentReason)"
+    problem = values.read({"valueQuantity": {"value": 5, "comparator": "<"}}, kps).problem
+    assert problem == "value with a comparator (<, >)"
+
+
+def test_a_coded_value_is_the_instruments_answer_or_a_number_after_its_name_or_short_label(study):
+    kps, vas = study.instruments["kps"], study.instruments["vas"]
+    answer = {"valueCodeableConcept": {"coding": [{"system": "http://loinc.org", "code": "LA29177-5"}]}}
+    assert values.read(answer, kps).number == 80
+    assert values.read(answer, vas).problem == "coded value without a known number"  # not a VAS answer
+    display = {"valueCodeableConcept": {"text": "kps 70: cares for self"}}
+    assert values.read(display, kps).number == 70
+    assert values.read({"valueCodeableConcept": {"text": "VAS 4 - moderate"}}, vas).number == 4
+    assert values.read({"valueCodeableConcept": {"text": "6"}}, vas).number == 6
 
 
 def test_length_units_convert_to_mm_and_scores_reject_lengths(study):
@@ -64,7 +76,7 @@ def test_code_index_normalises_systems_and_icd10_dots(study):
     codes = CodeIndex(study)
     assert normalise_system("urn:oid:2.16.840.1.113883.6.96") == "http://snomed.info/sct"
     dotless = {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "C414"}]}
-    assert codes.matches(dotless, "primary")
+    assert codes.group(dotless) == "primary"
     both = {"coding": [{"system": "http://loinc.org", "code": "x"}, {"system": "http://loinc.org", "code": "38208-5"}]}
     assert codes.keys(both, "instrument") == ["vas"]
     local = {"coding": [{"system": "https://example.org/fhir/CodeSystem/pelvic-outcomes", "code": "nope"}]}
