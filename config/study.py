@@ -298,6 +298,8 @@ class StudyDefinition:
     progression: Progression = field(default_factory=Progression)
     endpoints: Mapping[str, Endpoint] = field(default_factory=dict)
     """``[endpoints.NAME]``: survival endpoints, in cohort.csv order."""
+    followup_schedule: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """``[followup.schedule]``: instrument -> the timepoints it is due at (the follow-up worklist); empty: none."""
 
     @property
     def fact_columns(self) -> tuple[str, ...]:
@@ -748,6 +750,12 @@ class ImplantTable(FileModel):
     failure_types: FailureTypesTable = Field(default_factory=FailureTypesTable)
 
 
+class FollowupTable(FileModel):
+    """``[followup]``: the follow-up worklist."""
+
+    schedule: dict[str, Names] = Field(default_factory=dict)  # instrument -> the timepoints it is due at
+
+
 class DiseaseStatusTable(FileModel):
     code: Codings
     worsened: Codings
@@ -775,6 +783,7 @@ class StudyFile(FileModel):
     reoperations: CodingTable = Field(default_factory=dict)
     implant: ImplantTable = Field(default_factory=ImplantTable)
     disease_status: DiseaseStatusTable | None = None
+    followup: FollowupTable = Field(default_factory=FollowupTable)
     analysis: AnalysisTable = Field(default_factory=AnalysisTable)
     quality_gates: QualityGatesTable = Field(default_factory=QualityGatesTable)
     claims: list[ClaimTable] = Field(default_factory=list)
@@ -868,6 +877,10 @@ def _check_across_tables(file: StudyFile) -> None:
     _check_facts(file)
     _check_outcomes(file)
     _check_plan(file)
+    for name, timepoints in file.followup.schedule.items():
+        _known_instrument(file, f"followup.schedule.{name}", name)
+        for timepoint in timepoints:
+            _known_timepoint(file, f"followup.schedule.{name}", timepoint)
 
 
 def _check_old_analysis(file: StudyFile) -> None:
@@ -1142,6 +1155,7 @@ def parse_study(raw: Mapping[str, Any], source: str = "") -> StudyDefinition:
         progression=Progression(file.progression.local, file.progression.distant),
         endpoints={name: Endpoint(name, spec.label, tuple(spec.events), spec.censor)
                    for name, spec in file.endpoints.items()},
+        followup_schedule={name: tuple(timepoints) for name, timepoints in file.followup.schedule.items()},
     )
 
 

@@ -157,6 +157,9 @@ def test_a_study_without_diagnosis_progression_endpoints_or_plan_loads() -> None
         (("analysis", "survival", "cox", 1, "fact"), "sex", "analysis.survival.cox", "listed twice"),
         (("analysis", "table1", "facts"), ["diagnosis", "zones"], "analysis.table1.facts", "unknown fact"),
         (("analysis", "table1", "facts"), ["diagnosis", "diagnosis"], "analysis.table1.facts", "listed twice"),
+        (("followup", "schedule", "tess"), ["pre"], "followup.schedule.tess", "unknown instrument"),
+        (("followup", "schedule", "vas"), ["pre", "2y"], "followup.schedule.vas", "unknown timepoint"),
+        (("followup", "schedule", "vas"), ["pre", "pre"], "followup.schedule.vas", "listed twice"),
     ],
 )
 def test_each_mistake_in_the_new_tables_names_its_field(
@@ -171,6 +174,15 @@ def test_each_mistake_in_the_new_tables_names_its_field(
     error = error_of(raw)
     assert error.field == field, error
     assert problem == "none" or problem in error.problem, error
+
+
+def test_the_followup_schedule() -> None:
+    assert load_study().followup_schedule == {
+        "vas": ("pre", "1m", "3m", "6m"), "kps": ("pre", "1m", "3m", "6m"), "msts93": ("pre", "3m"),
+        "sij_contralateral_mm": ("pre", "6m")}
+    raw = default_raw()
+    del raw["followup"]
+    assert parse_study(raw).followup_schedule == {}
 
 
 def test_a_categorical_fact_with_two_levels_may_split_a_paired_comparison() -> None:
