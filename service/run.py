@@ -8,7 +8,6 @@ set (:mod:`service.publish`); a failed or blocked run leaves the previous report
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import logging
@@ -353,9 +352,7 @@ def _analysis_plan(study: StudyDefinition, sites: list[str]) -> AnalysisPlan:
     plan = analysis_plan(study)
     if len(sites) < 2:
         return plan
-    return dataclasses.replace(
-        plan, survival_covariates=(*plan.survival_covariates, Covariate("site", sites[0], tuple(sites[1:])))
-    )
+    return plan.with_factor(Covariate("site", sites[0], tuple(sites[1:])))
 
 
 def _codebook(study: StudyDefinition, *, multisite: bool) -> pd.DataFrame:
