@@ -270,14 +270,6 @@ class StudyDefinition:
     histology_extension: str
     related_primary_extension: str
     index_procedure: Mapping[str, frozenset[Coding]]
-    # To be removed (issue 13): enneking_zones ... secondary_primary_site; read `facts` and `diagnosis`.
-    enneking_zones: Mapping[str, frozenset[Coding]]
-    margin_code: frozenset[Coding]
-    margin_values: Mapping[str, frozenset[Coding]]
-    primary_condition: frozenset[Coding]
-    primary_histology: Mapping[str, frozenset[Coding]]
-    secondary_condition: frozenset[Coding]
-    secondary_primary_site: Mapping[str, frozenset[Coding]]
     instruments: Mapping[str, Instrument]
     timepoints: Mapping[str, TimepointWindow]
     complications: Mapping[str, frozenset[Coding]]
@@ -414,14 +406,6 @@ MCODE = "http://hl7.org/fhir/us/mcode/StructureDefinition/"
 class ExtensionsTable(FileModel):
     histology: Uri = MCODE + "mcode-histology-morphology-behavior"
     related_primary: Uri = MCODE + "mcode-related-primary-cancer-condition"
-
-
-class MarginTable(FileModel):
-    """To be removed (issue 13): the old [resection_margin] table; write a [facts.NAME] with
-    from = "observation_value" instead."""
-
-    code: Codings
-    values: CodingTable = Field(min_length=1)
 
 
 FactSource = Literal["index_procedure", "diagnosis_group", "diagnosis_detail", "body_site", "observation_value",
@@ -771,8 +755,6 @@ class StudyFile(FileModel):
     extensions: ExtensionsTable = Field(default_factory=ExtensionsTable)
     index_procedure: CodingTable = Field(min_length=1)
     facts: dict[str, FactTable] = Field(default_factory=dict)
-    enneking_zones: CodingTable | None = None  # to be removed (issue 13): see [facts.*]
-    resection_margin: MarginTable | None = None  # to be removed (issue 13): see [facts.*]
     diagnosis: dict[str, DiagnosisGroupTable] = Field(default_factory=dict)
     progression: ProgressionTable = Field(default_factory=ProgressionTable)
     endpoints: dict[str, EndpointTable] = Field(default_factory=dict)
@@ -1111,10 +1093,6 @@ def parse_study(raw: Mapping[str, Any], source: str = "") -> StudyDefinition:
         return {key: codes(texts) for key, texts in spec.items()}
 
     study, status = file.study, file.disease_status
-    margin = file.resection_margin
-    # To be removed (issue 13): the old diagnosis fields, from the first histology / primary-site group.
-    with_histology = next((g for g in file.diagnosis.values() if g.histology is not None), None)
-    with_site = next((g for g in file.diagnosis.values() if g.primary_site is not None), None)
     return StudyDefinition(
         title=study.title,
         short_title=study.short_title if study.short_title is not None else study.title,
@@ -1126,13 +1104,6 @@ def parse_study(raw: Mapping[str, Any], source: str = "") -> StudyDefinition:
         histology_extension=file.extensions.histology,
         related_primary_extension=file.extensions.related_primary,
         index_procedure=table(file.index_procedure),
-        enneking_zones=table(file.enneking_zones or {}),
-        margin_code=codes(margin.code) if margin is not None else frozenset(),
-        margin_values=table(margin.values) if margin is not None else {},
-        primary_condition=codes(with_histology.condition) if with_histology is not None else frozenset(),
-        primary_histology=table(with_histology.histology or {}) if with_histology is not None else {},
-        secondary_condition=codes(with_site.condition) if with_site is not None else frozenset(),
-        secondary_primary_site=table(with_site.primary_site or {}) if with_site is not None else {},
         instruments={name: _instrument(name, spec, codes(spec.codes), systems)
                      for name, spec in file.instruments.items()},
         timepoints={name: TimepointWindow(name, spec.window[0], spec.window[1], spec.rule, spec.target,

@@ -24,7 +24,7 @@ def test_bundled_study_definition_loads_with_the_terminology_notes_codes() -> No
     assert (LOCAL, "pelvic-prosthesis-screw-connected") in study.index_procedure["screw-connected"]
     assert ("http://loinc.org", "72514-3") in study.instruments["vas"].codes
     assert ("http://loinc.org", "89243-0") in study.instruments["kps"].codes
-    assert ("http://hl7.org/fhir/sid/icd-10-cm", "C79.51") in study.secondary_condition
+    assert ("http://hl7.org/fhir/sid/icd-10-cm", "C79.51") in study.diagnosis["secondary"].condition
     assert ("http://snomed.info/sct", "444748003") in study.complications["heterotopic_ossification"]
     assert study.timepoints["1m"].target == 30
     assert (study.timepoints["pre"].low, study.timepoints["pre"].high) == (-90, 0)

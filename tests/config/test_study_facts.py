@@ -87,13 +87,18 @@ def test_defaults_of_the_new_tables() -> None:
     assert (study.diagnosis["secondary"].detail, study.diagnosis["secondary"].detail_unknown) == ("{site}", None)
 
 
-def test_a_study_without_the_old_tables_and_lists_loads() -> None:
+def test_the_old_tables_are_unknown_fields() -> None:
     raw = default_raw()
-    del raw["enneking_zones"], raw["resection_margin"]
+    raw["resection_margin"] = {"code": ["local|resection-margin"], "values": {"wide": ["local|margin-wide"]}}
+    error = error_of(raw)
+    assert (error.field, error.problem) == ("resection_margin", "unknown field") and "facts" in error.fix
+
+
+def test_a_study_without_the_old_lists_loads() -> None:
+    raw = default_raw()
     for key in ("repeated_instruments", "repeated_timepoints", "msts_timepoints", "sij_timepoints"):
         del raw["analysis"][key]
     study = parse_study(raw)
-    assert study.enneking_zones == {} and study.margin_values == {}
     assert study.analysis.repeated_instruments == ("vas", "kps")
     assert study.analysis.repeated_timepoints == ("pre", "1m", "3m", "6m")
 

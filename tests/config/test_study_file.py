@@ -47,7 +47,7 @@ def error_of(raw: dict[str, Any]) -> ConfigError:
         (("events", "dislocation"), ["local|x"], "events.dislocation", "already used"),
         (("index_procedure",), {}, "index_procedure", "at least 1 item"),
         (("complications",), ["local|x"], "complications", "not a table"),
-        (("resection_margin",), "wide", "resection_margin", "not a table"),
+        (("facts", "resection_margin"), "wide", "facts.resection_margin", "not a table"),
     ],
 )
 def test_each_mistake_names_its_field_the_problem_and_the_fix(
