@@ -274,8 +274,7 @@ class _Notifier:
         extracted = str(outcome.manifest.get("source", {}).get("extracted_at") or "")
         cutoff = extracted[:10] if len(extracted) >= 10 else self.clock().date().isoformat()
         title = self.study.short_title if self.study else "pelvic-outcomes"
-        timepoints = self.study.analysis.msts_timepoints if self.study else ("pre", "3m")
-        return ReportFacts(title, outcome.run_id, cutoff, timepoints)
+        return ReportFacts(title, outcome.run_id, cutoff, self.study)
 
 
 def scheduled_run(config_path: str) -> None:

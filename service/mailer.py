@@ -1,7 +1,8 @@
 """Email: the report to the tumour board, a short alert to the admin, sent over SMTP.
 
-The report email carries the PDF and a body of cohort-level key figures from ``results.json``; it never
-holds study ids or any other patient-level data (only the attached PDF lists patients, by study id).
+The report email carries the PDF and a body of cohort-level key figures from ``results.json``, picked by the
+study's analysis plan and named by its study file; it never holds study ids or any other patient-level data
+(only the attached PDF lists patients, by study id).
 The alert says which run failed and why, nothing else.
 
 :class:`Mailer` connects with STARTTLS or implicit TLS and logs in when configured, retries transient
@@ -12,6 +13,7 @@ every failure to :class:`DeliveryError`.
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 import ssl
 import time
@@ -24,6 +26,7 @@ from typing import Any
 
 from config.deployment import EmailSettings, SmtpSettings
 from config.errors import DeliveryError
+from config.study import PairedSpec, StudyDefinition
 from service.outputs import write_text_atomic
 
 log = logging.getLogger(__name__)
@@ -36,12 +39,13 @@ Refused = dict[str, tuple[int, bytes]]
 
 @dataclass(frozen=True)
 class ReportFacts:
-    """What the report email says besides the key figures."""
+    """What the report email says besides the key figures; ``study``: the study definition whose plan picks the
+    key figures and whose labels name them (None: every figure of results.json under its own key)."""
 
     study: str
     run_id: str
     cutoff: str  # data cut-off date (server time of the pull), YYYY-MM-DD
-    msts_timepoints: tuple[str, str] = ("pre", "3m")
+    plan: StudyDefinition | None = None
 
 
 def _dig(data: Any, *keys: str) -> Any:
@@ -56,6 +60,12 @@ def _num(value: Any, digits: int = 1) -> str:
     return f"{value:.{digits}f}"
 
 
+def _p(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "p n/a"
+    return "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
+
+
 def _median_months(survival: Any) -> str:
     if not isinstance(survival, Mapping):
         return "n/a"
@@ -63,31 +73,117 @@ def _median_months(survival: Any) -> str:
     return f"{_num(median)} months" if median is not None else "not reached"
 
 
-def key_figures(results: Mapping[str, Any], msts_timepoints: tuple[str, str] = ("pre", "3m")) -> list[str]:
-    """Cohort-level figures for the email body: sizes, medians, means, counts. No patient-level data."""
+@dataclass(frozen=True)
+class _Words:
+    """The study file's labels for the email (the report's own labels are in the reports package, whose
+    imports are too heavy for the service's mail path)."""
+
+    study: StudyDefinition | None
+
+    def instrument(self, name: str) -> str:
+        spec = self.study.instruments.get(name) if self.study else None
+        return spec.label if spec else name
+
+    def digits(self, name: str) -> int:
+        spec = self.study.instruments.get(name) if self.study else None
+        return spec.decimals if spec is not None and spec.decimals is not None else 1
+
+    def timepoint(self, name: str) -> str:
+        window = self.study.timepoints.get(name) if self.study else None
+        return window.label if window else name
+
+    def endpoint(self, name: str) -> str:
+        endpoint = self.study.endpoints.get(name) if self.study else None
+        return endpoint.label if endpoint else name
+
+    def group(self, by: str | None, key: str) -> str:
+        fact = self.study.facts.get(by) if self.study and by else None
+        if key == "overall":
+            return "all patients"
+        if fact is None:
+            return key.replace("_", " ")
+        if fact.is_flag:
+            return f"without {fact.label[:1].lower() + fact.label[1:]}" if key.startswith("no_") \
+                else f"with {fact.label[:1].lower() + fact.label[1:]}"
+        return fact.level_label(key)
+
+
+def _repeated(results: Mapping[str, Any], words: _Words) -> list[tuple[str, tuple[str, ...]]]:
+    """(instrument, timepoints) of the plan's repeated measures, or of results.json without a plan."""
+    if words.study is not None:
+        return [(spec.instrument, tuple(spec.timepoints)) for spec in words.study.analysis.repeated]
+    found = results.get("repeated_measures")
+    return [(str(name), tuple(_dig(node, "timepoints") or ())) for name, node in found.items()] \
+        if isinstance(found, Mapping) else []
+
+
+def _paired(results: Mapping[str, Any], words: _Words) -> list[PairedSpec]:
+    """The plan's paired comparisons, or those of results.json without a plan."""
+    if words.study is not None:
+        return list(words.study.analysis.paired)
+    found = results.get("paired")
+    return [PairedSpec(str(name), str(name), "", "") for name in found] if isinstance(found, Mapping) else []
+
+
+def _comparison_line(title: str, node: Mapping[str, Any], digits: int, words: _Words, spec: PairedSpec) -> str:
+    before, after = (words.timepoint(str(node.get(k) or default)) for k, default in (("before", spec.before),
+                                                                                     ("after", spec.after)))
+    when = (f" ({before})", f" ({after})") if before and after else ("", "")
+    return (f"{title}, mean: {_num(node.get('mean_pre'), digits)}{when[0]} -> "
+            f"{_num(node.get('mean_post'), digits)}{when[1]}, n = {node.get('n', 'n/a')}"
+            + (f", paired t {_p(node.get('p'))}" if "p" in node else ""))
+
+
+def key_figures(results: Mapping[str, Any], study: StudyDefinition | None = None) -> list[str]:
+    """Cohort-level figures for the email body, as the study's plan names them: sizes, the repeated measures'
+    medians and Friedman tests, the paired comparisons' means, events, survival medians. No patient-level
+    data."""
+    words = _Words(study)
     lines = [f"Patients in the cohort: {results.get('n_patients', 'n/a')}"]
-    for name, label in (("vas", "Pain (VAS 0-10)"), ("kps", "Karnofsky (KPS 0-100)")):
-        points = _dig(results, "repeated_measures", name, "timepoints")
-        pre, six = _dig(points, "pre", "median"), _dig(points, "6m", "median")
-        lines.append(f"{label}, median: {_num(pre)} before surgery -> {_num(six)} at 6 months")
-    msts = _dig(results, "paired", "msts93")
-    if isinstance(msts, Mapping):
-        lines.append(
-            f"MSTS 93, mean: {_num(msts.get('mean_pre'))} ({msts_timepoints[0]}) -> "
-            f"{_num(msts.get('mean_post'))} ({msts_timepoints[1]}), n = {msts.get('n', 'n/a')}"
-        )
+    for name, timepoints in _repeated(results, words):
+        node = _dig(results, "repeated_measures", name)
+        first, last = (timepoints[0], timepoints[-1]) if timepoints else ("", "")
+        digits = words.digits(name)
+        line = (f"{words.instrument(name)}, median: {_num(_dig(node, 'timepoints', first, 'median'), digits)} "
+                f"({words.timepoint(first)}) -> {_num(_dig(node, 'timepoints', last, 'median'), digits)} "
+                f"({words.timepoint(last)})")
+        friedman = _dig(node, "friedman")
+        if isinstance(friedman, Mapping):
+            line += f"; Friedman {_p(friedman.get('p'))}, n = {friedman.get('n', 'n/a')}"
+        lines.append(line)
+    for spec in _paired(results, words):
+        node = _dig(results, "paired", spec.name)
+        if not isinstance(node, Mapping):
+            continue
+        title, digits = words.instrument(spec.instrument), words.digits(spec.instrument)
+        if "mean_pre" in node:
+            lines.append(_comparison_line(title, node, digits, words, spec))
+            continue
+        for key, sub in node.items():
+            if key != "between_groups" and isinstance(sub, Mapping) and "mean_pre" in sub:
+                lines.append(_comparison_line(f"{title}, {words.group(spec.by, str(key))}", sub, digits, words, spec))
     events = results.get("events")
     if isinstance(events, list) and events:
         lines.append("Complications and events:")
         for event in events:
             if isinstance(event, Mapping):
+                name = str(event.get("name", "?")).replace("_", " ")
                 lines.append(
-                    f"  {event.get('name', '?')}: {event.get('count', '?')} of {event.get('n', '?')} "
+                    f"  {name[:1].upper() + name[1:]}: {event.get('count', '?')} of {event.get('n', '?')} "
                     f"({_num(event.get('percent'))}%)"
                 )
-    lines.append(f"Overall survival, median: {_median_months(_dig(results, 'survival', 'os'))}")
-    lines.append(f"Progression-free survival, median: {_median_months(_dig(results, 'survival', 'pfs'))}")
+    survival = results.get("survival")
+    endpoints = list(study.analysis.survival.endpoints or study.endpoints) if study is not None else \
+        list(survival) if isinstance(survival, Mapping) else []
+    for name in endpoints:
+        lines.append(f"{words.endpoint(name)}, median: {_median_months(_dig(results, 'survival', name))}")
     return lines
+
+
+def attachment_name(facts: ReportFacts) -> str:
+    """``<study short title as a slug>-<cut-off>.pdf``."""
+    slug = re.sub(r"[^a-z0-9]+", "-", facts.study.lower()).strip("-") or "outcomes-report"
+    return f"{slug}-{facts.cutoff}.pdf"
 
 
 def _message(sender: str, to: Sequence[str], subject: str, body: str) -> EmailMessage:
@@ -111,7 +207,7 @@ def build_report_message(
         [
             f"{facts.study}: outcomes report, data as of {facts.cutoff}.",
             "",
-            *key_figures(results, facts.msts_timepoints),
+            *key_figures(results, facts.plan),
             "",
             "Every figure with its confidence interval, the tests and their caveats are in the attached report.",
             "The report lists patients by study id: treat it as confidential.",
@@ -121,7 +217,7 @@ def build_report_message(
     )
     message = _message(email.sender, email.recipients, subject, body + "\n")
     message.add_attachment(
-        pdf.read_bytes(), maintype="application", subtype="pdf", filename=f"pelvic-outcomes-{facts.cutoff}.pdf"
+        pdf.read_bytes(), maintype="application", subtype="pdf", filename=attachment_name(facts)
     )
     return message
 

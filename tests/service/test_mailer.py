@@ -12,6 +12,7 @@ from pypdf import PdfReader
 
 from config.deployment import EmailSettings, SmtpSettings
 from config.errors import DeliveryError
+from config.study import load_study
 from service.mailer import Mailer, ReportFacts, build_alert_message, build_report_message, key_figures
 from tests.service.conftest import SMTP_PASSWORD, SMTP_USER, SmtpServer, free_port
 from tests.service.fakes import RESULTS, STUDY_IDS, pdf_bytes
@@ -21,7 +22,9 @@ EMAIL = EmailSettings(
     recipients=("board-a@hospital.test", "board-b@hospital.test"),
     admin=("admin@hospital.test",),
 )
-FACTS = ReportFacts(study="Pelvic prosthesis outcomes", run_id="20261124T023000Z-abc123", cutoff="2026-11-24")
+STUDY = load_study()
+FACTS = ReportFacts(study="Pelvic prosthesis outcomes", run_id="20261124T023000Z-abc123", cutoff="2026-11-24",
+                    plan=STUDY)
 
 
 def settings(server: SmtpServer, **changes: Any) -> SmtpSettings:
@@ -47,7 +50,7 @@ def test_report_email_reaches_every_recipient_with_the_pdf_attached(smtp_server:
     assert message["Subject"] == "Pelvic prosthesis outcomes: outcomes report 2026-11-24 (n=3)"
     attachments = list(message.iter_attachments())
     assert [a.get_content_type() for a in attachments] == ["application/pdf"]
-    assert attachments[0].get_filename() == "pelvic-outcomes-2026-11-24.pdf"
+    assert attachments[0].get_filename() == "pelvic-prosthesis-outcomes-2026-11-24.pdf"
     payload = attachments[0].get_payload(decode=True)
     assert isinstance(payload, bytes)
     assert len(PdfReader(io.BytesIO(payload)).pages) == 1
@@ -59,10 +62,10 @@ def test_report_body_has_the_key_figures_and_no_patient_level_data(smtp_server: 
     assert body_part is not None
     body = body_part.get_content()
     assert "Patients in the cohort: 3" in body
-    assert "Pain (VAS 0-10), median: 7.0 before surgery -> 2.5 at 6 months" in body
-    assert "Karnofsky (KPS 0-100), median: 60.0 before surgery -> 80.0 at 6 months" in body
-    assert "MSTS 93, mean: 11.2 (pre) -> 20.5 (3m), n = 3" in body
-    assert "infection: 1 of 3 (33.3%)" in body
+    assert "Pain, VAS (0-10), median: 7.0 (Pre-op) -> 2.5 (6 months)" in body
+    assert "Karnofsky Performance Status (0-100), median: 60.0 (Pre-op) -> 80.0 (6 months)" in body
+    assert "MSTS 93 (0-30), mean: 11.2 (Pre-op) -> 20.5 (3 months), n = 3" in body
+    assert "Infection: 1 of 3 (33.3%)" in body
     assert "Overall survival, median: not reached" in body
     assert "Progression-free survival, median: 14.5 months" in body
     for study_id in STUDY_IDS:
@@ -71,9 +74,38 @@ def test_report_body_has_the_key_figures_and_no_patient_level_data(smtp_server: 
 
 
 def test_key_figures_survive_missing_sections() -> None:
-    lines = key_figures({"n_patients": 0})
+    lines = key_figures({"n_patients": 0}, STUDY)
     assert lines[0] == "Patients in the cohort: 0"
-    assert "Pain (VAS 0-10), median: n/a before surgery -> n/a at 6 months" in lines
+    assert "Pain, VAS (0-10), median: n/a (Pre-op) -> n/a (6 months)" in lines
+    assert key_figures({"n_patients": 0}) == ["Patients in the cohort: 0"]
+
+
+def test_key_figures_follow_the_plan_and_the_study_file_labels() -> None:
+    results = {
+        "n_patients": 7,
+        "repeated_measures": {"vas": {"timepoints": {"pre": {"median": 7.0}, "6m": {"median": 2.5}},
+                                      "friedman": {"p": 0.0236, "n": 7}}},
+        "paired": {"sij_contralateral_mm": {
+            "zone_iv": {"before": "pre", "after": "6m", "n": 3, "mean_pre": 2.83, "mean_post": 3.57, "p": 0.048},
+            "no_zone_iv": {"before": "pre", "after": "6m", "n": 4, "mean_pre": 2.95, "mean_post": 3.0, "p": 0.495},
+            "between_groups": {"groups": ["zone_iv", "no_zone_iv"], "n": {"zone_iv": 3, "no_zone_iv": 4}, "p": 0.04},
+        }},
+        "survival": {"os": {"median_months": None}, "pfs": {"median_months": 9.9}},
+    }
+    lines = key_figures(results, STUDY)
+    assert "Pain, VAS (0-10), median: 7.0 (Pre-op) -> 2.5 (6 months); Friedman p = 0.024, n = 7" in lines
+    assert ("Contralateral sacroiliac joint space (mm), with zone IV involvement, mean: 2.8 (Pre-op) -> 3.6 "
+            "(6 months), n = 3, paired t p = 0.048") in lines
+    assert any(line.startswith("Contralateral sacroiliac joint space (mm), without zone IV involvement")
+               for line in lines)
+    assert "Progression-free survival, median: 9.9 months" in lines
+    # A plan without paired comparisons or repeated measures mentions none, whatever results.json holds.
+    bare = dataclasses.replace(STUDY, analysis=dataclasses.replace(STUDY.analysis, repeated=(), paired=()))
+    text = "\n".join(key_figures(results, bare))
+    assert "median: 7.0" not in text and "sacroiliac" not in text
+    assert "Overall survival, median: not reached" in text
+    # Without a study definition every figure is named by its key.
+    assert "vas, median: 7.0 (pre) -> 2.5 (6m); Friedman p = 0.024, n = 7" in key_figures(results)
 
 
 def test_alert_goes_to_the_admin_only_with_the_run_id_and_reason(smtp_server: SmtpServer) -> None:
