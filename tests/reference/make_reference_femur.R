@@ -29,6 +29,13 @@ if (length(args) != 2) stop("usage: make_reference_femur.R COHORT_DIR OUT_JSON")
 cohort <- read.csv(file.path(args[1], "cohort.csv"), stringsAsFactors = FALSE)
 measures <- read.csv(file.path(args[1], "measures.csv"), stringsAsFactors = FALSE)
 
+# cohort.csv prints months to 4 decimals; the run computes with whole days / DAYS_PER_MONTH. The days are
+# whole (dates), so they come back exactly from the printed months: analyse those, as the run does.
+DAYS_PER_MONTH <- 30.4375
+for (column in grep("_months$", names(cohort), value = TRUE)) {
+  cohort[[column]] <- round(cohort[[column]] * DAYS_PER_MONTH) / DAYS_PER_MONTH
+}
+
 # As config/study-proximal-femur.toml.
 REPEATED <- list(tess = c("pre", "3m", "12m", "24m"), msts = c("3m", "12m", "24m"))
 PAIRED <- list(harris_hip = list(instrument = "harris_hip", before = "pre", after = "12m"))
@@ -245,9 +252,11 @@ implant <- function() {
 table1 <- function() {
   counts <- function(column) {
     x <- cohort[[column]]
-    x <- x[!is.na(x) & x != ""]
-    tab <- table(x)
-    lapply(names(tab), function(level) list(level = level, count = unname(as.integer(tab[level]))))
+    missing <- sum(is.na(x) | x == "")
+    tab <- table(x[!is.na(x) & x != ""])
+    out <- lapply(names(tab), function(level) list(level = level, count = unname(as.integer(tab[level]))))
+    if (missing > 0) out <- c(out, list(list(level = "missing", count = missing)))  # as analysis/: a level
+    out
   }
   list(n = nrow(cohort), sex = counts("sex"), age = describe(cohort$age_at_surgery),
        tumour_group = counts("tumour_group"), tumour_detail = counts("tumour_detail"),
