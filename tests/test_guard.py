@@ -18,7 +18,8 @@ so a third bundled study is guarded by adding its file to STUDY_FILES:
 
 Searched: the Python files and templates under config/ extractor/ mapping/ analysis/ reports/ service/
 templates/, except the demo generators. Docstrings and comments are prose and not searched; Jinja and HTML
-comments neither. GENERIC are the built-ins the code may name (docs/study-file.md): they are left out.
+comments neither. GENERIC are the built-ins the code may name (docs/study-file.md): they are left out; so are
+the retired study-file fields (RETIRED) the loader names to point at their replacements.
 """
 
 from __future__ import annotations
@@ -52,6 +53,11 @@ GENERIC = frozenset({
 })
 """Generic built-ins: never study-specific, whichever study file names them."""
 GENERIC_LABELS = frozenset({"overall survival", "progression-free survival"})
+LOADER = "config/study.py"
+RETIRED = frozenset({"msts_timepoints", "sij_timepoints", "repeated_instruments", "repeated_timepoints",
+                     "enneking_zones", "resection_margin"})
+"""Fields and tables the study file had before issue 13: the loader (LOADER only) may name them, as whole string
+literals, to say where they went."""
 MIN_VALUE_LENGTH = 4
 
 
@@ -242,6 +248,8 @@ def find_hits() -> list[Hit]:
         tokens = python_tokens(text) if path.suffix == ".py" else template_tokens(text)
         seen: set[tuple[int, str]] = set()
         for line, where, token in tokens:
+            if rel == LOADER and where == "string" and token.strip() in RETIRED:
+                continue
             for term, kind in hits_in(where, token):
                 if (line, term.lower()) in seen:
                     continue
