@@ -198,10 +198,10 @@ class AnalysisSettings:
     alpha: float = 0.05
     # To be removed (issue 13): repeated_instruments, repeated_timepoints, msts_timepoints, sij_timepoints;
     # read `repeated` and `paired` instead.
-    repeated_instruments: tuple[str, ...] = ("vas", "kps")
-    repeated_timepoints: tuple[str, ...] = ("pre", "1m", "3m", "6m")
-    msts_timepoints: tuple[str, str] = ("pre", "3m")
-    sij_timepoints: tuple[str, str] = ("pre", "6m")
+    repeated_instruments: tuple[str, ...] = ()
+    repeated_timepoints: tuple[str, ...] = ()
+    msts_timepoints: tuple[str, ...] = ()
+    sij_timepoints: tuple[str, ...] = ()
     min_n_for_test: int = 10
     min_events_per_covariate: int = 10
     landmark_months: tuple[float, ...] = (6, 12, 24)

@@ -99,8 +99,9 @@ def test_a_study_without_the_old_lists_loads() -> None:
     for key in ("repeated_instruments", "repeated_timepoints", "msts_timepoints", "sij_timepoints"):
         del raw["analysis"][key]
     study = parse_study(raw)
-    assert study.analysis.repeated_instruments == ("vas", "kps")
+    assert study.analysis.repeated_instruments == ("vas", "kps")  # from [[analysis.repeated]]
     assert study.analysis.repeated_timepoints == ("pre", "1m", "3m", "6m")
+    assert study.analysis.msts_timepoints == () == study.analysis.sij_timepoints  # no pelvic defaults
 
 
 def test_a_study_without_diagnosis_progression_endpoints_or_plan_loads() -> None:
