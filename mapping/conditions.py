@@ -49,7 +49,10 @@ def _events(
     concept = resource.get("code")
     keys = codes.keys(concept, "complication") + codes.keys(concept, "event")
     local = codes.study.progression.local
-    relapse = local is not None and clinical(resource) == "relapse" and codes.group(concept) is not None
+    relapse = clinical(resource) == "relapse" and codes.group(concept) is not None
+    if relapse and local is None:
+        issues.append(Issue("clinicalStatus", reasons.PROGRESSION_NOT_MAPPED.format("local")))
+        relapse = False
     if not keys and not relapse:
         return []
     if onset is None:

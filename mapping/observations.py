@@ -102,14 +102,19 @@ def _body_sites(resource: dict[str, Any], when: dates.When | None, codes: CodeIn
 def _disease_status(
     resource: dict[str, Any], when: dates.When | None, field: str, codes: CodeIndex, issues: list[Issue]
 ) -> list[Fact]:
-    found = set(_qualifier_codings(resource))
+    codings_found = set(_qualifier_codings(resource))
     table = codes.by_role
-    distant = any(c in table["distant"] for c in found)
-    worsened = any(c in table["worsened"] for c in found)
-    local = any(c in table["local"] for c in found)
+    distant = any(c in table["distant"] for c in codings_found)
+    worsened = any(c in table["worsened"] for c in codings_found)
+    local = any(c in table["local"] for c in codings_found)
     progression = codes.study.progression
-    keys = [key for key, found in ((progression.distant, distant), (progression.local, worsened and local))
-            if key is not None and found]
+    keys: list[str] = []
+    events = (("distant", progression.distant, distant), ("local", progression.local, worsened and local))
+    for kind, key, seen in events:
+        if seen and key is None:
+            issues.append(Issue("valueCodeableConcept", reasons.PROGRESSION_NOT_MAPPED.format(kind)))
+        elif seen and key is not None:
+            keys.append(key)
     if worsened and not (local or distant):
         issues.append(Issue("valueCodeableConcept", reasons.WORSENED_WITHOUT_QUALIFIER))
     if keys and when is None:

@@ -65,6 +65,7 @@ OUTSIDE_WINDOWS = "outside every timepoint window"
 NOT_AFTER_SURGERY = "date not after surgery: not counted as an event"
 PARTIAL_SPANS_SURGERY = "partial date spans the surgery date: not counted"
 RELAPSE_WITHOUT_DATE = "relapse without a date after surgery: not counted"
+PROGRESSION_NOT_MAPPED = "{0} progression not mapped: the study file's [progression] names no {0} event"
 WORSENED_WITHOUT_QUALIFIER = "disease status worsened without a local or distant qualifier: not counted"
 UNKNOWN_EVENT = "event {} is not a column of this study: not counted"
 NO_FACT_VALUE = "no {} recorded"  # a fact's label (see inline)

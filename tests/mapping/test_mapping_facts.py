@@ -112,6 +112,11 @@ def test_an_endpoint_is_the_first_of_its_events_without_progression(fhir, run, o
     got = row(cohort)
     assert (got["efs_event"], round(got["efs_months"], 2)) == (1, round(122 / 30.4375, 2))
     assert got["local_recurrence"] == 0 and got["distant_metastasis"] == 0  # no [progression]: not counted
+    logged = {(e.id, e.reason) for e in cohort.quality.entries}
+    assert (relapse["id"], "local progression not mapped: the study file's [progression] names no local event") \
+        in logged
+    assert (status["id"], "distant progression not mapped: the study file's [progression] names no distant event") \
+        in logged
     assert cohort.patients.dtypes["efs_months"] == "float64"
 
 
