@@ -126,7 +126,11 @@ def _fact_row(study: StudyDefinition, fact: Fact) -> Row:
         "index_procedure": _index_fact, "diagnosis_group": _group_fact, "diagnosis_detail": _detail_fact,
         "body_site": _body_site_fact, "observation_value": _observed_fact, "rule": _rule_fact,
     }[fact.source]
-    return describe(study, fact)
+    row = describe(study, fact)
+    if fact.level_labels:
+        labels = "; ".join(f"{value} = {label}" for value, label in fact.level_labels.items())
+        row["derivation"] += f". Labels in the report: {labels}"
+    return row
 
 
 def _index_fact(study: StudyDefinition, fact: Fact) -> Row:

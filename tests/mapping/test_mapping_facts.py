@@ -23,7 +23,8 @@ def other_study() -> StudyDefinition:
         "kind": {"label": "Implant kind", "from": "index_procedure"},
         "side": {"label": "Side", "from": "body_site",
                  "values": {"left": ["local|enneking-zone-I"], "right": ["local|enneking-zone-II"]}},
-        "bilateral": {"label": "Both sides", "from": "rule", "fact": "side", "equals": "left+right"},
+        "bilateral": {"label": "Both sides", "from": "rule", "fact": "side", "equals": "left+right",
+                      "level_labels": {"1": "both sides", "0": "one side"}},
         "left": {"label": "Left side", "from": "rule", "fact": "side", "contains": "left"},
         "clean": {"label": "Clean margin", "from": "rule", "fact": "margin", "in": ["wide", "radical"]},
         "margin": {"label": "Margin", "from": "observation_value", "code": ["local|resection-margin"],
@@ -132,6 +133,7 @@ def test_the_codebook_describes_each_fact_from_its_definition(other):
     assert rows["side"]["values"] == "combinations of left, right joined by '+', e.g. left+right"
     assert (rows["left"]["type"], rows["left"]["fhir_codes"]) == ("0-1 flag", "local|enneking-zone-I")
     assert rows["bilateral"]["derivation"].startswith("1 if side is left+right, else 0")
+    assert rows["bilateral"]["derivation"].endswith("Labels in the report: 1 = both sides; 0 = one side")
     assert rows["clean"]["derivation"].startswith("1 if margin is one of wide, radical")
     assert rows["margin"]["values"] == "wide; marginal"
     assert rows["tumour"]["values"] == "kidney metastasis; rectal metastasis"
