@@ -7,6 +7,13 @@ A model is reported "not estimable", with the reason and without figures, when
 - a coefficient or its standard error is non-finite or beyond the plan's limits (a sign of separation).
 Fewer events per term than the plan's minimum is a warning, not a refusal.
 
+With the plan's ``cox_strata`` (e.g. the site) every model is stratified: a baseline hazard per stratum (R
+``coxph(... + strata(site))``), which is no term and uses no degree of freedom. A stratum informs the
+estimates only through an event with another of its patients still at risk; one that cannot (a single patient,
+no events) is fitted as R fits it, without a word from R, and the model's ``reason`` says which strata add
+nothing (their events do not count towards events per term). Such a model is not estimable when no stratum
+informs it, or when a term does not vary within any stratum among the patients at risk (R: coefficient NA).
+
 The proportional-hazards check is lifelines' ``proportional_hazard_test`` (the Grambsch–Therneau test with
 the approximate variance of R survival < 3.0) with R's "km" time transform, 1 − KM(t−); R ≥ 3.0's
 ``cox.zph`` computes an exact score test and gives somewhat different values (docs/results.md).
@@ -35,12 +42,13 @@ class NotEstimable(Exception):
 
 
 def cox_analysis(data: pd.DataFrame, plan: AnalysisPlan, log: WarningLog, scope: str) -> Cox:
-    """``data`` has ``time``, ``event`` and the covariate columns. Univariable models, then all covariates."""
+    """``data`` has ``time``, ``event``, the covariate and the strata columns. Univariable models, then all
+    covariates; each stratified by the plan's ``cox_strata``."""
     univariable = []
     for covariate in plan.survival_covariates:
         model = fit_cox(data, (covariate,), plan, log, f"{scope}.univariable.{covariate.name}")
         univariable += [UnivariableTerm(**vars(t), estimable=model.estimable, reason=model.reason, n=model.n,
-                                        events=model.events) for t in model.terms]
+                                        events=model.events, strata=model.strata) for t in model.terms]
     return Cox(univariable, fit_cox(data, plan.survival_covariates, plan, log, f"{scope}.multivariable"))
 
 
@@ -53,9 +61,11 @@ def term_names(data: pd.DataFrame, covariate: Covariate) -> list[str]:
     return [f"{covariate.name}={lvl}" for lvl in (*covariate.levels, *extra) if lvl in present]
 
 
-def design(data: pd.DataFrame, covariates: tuple[Covariate, ...]) -> pd.DataFrame:
-    """``time``, ``event`` and one 0/1 column per term; raises :class:`NotEstimable` for unusable covariates."""
+def design(data: pd.DataFrame, covariates: tuple[Covariate, ...], strata: tuple[str, ...] = ()) -> pd.DataFrame:
+    """``time``, ``event``, one 0/1 column per term and the strata columns (as text); raises
+    :class:`NotEstimable` for unusable covariates."""
     columns: dict[str, pd.Series] = {"time": data["time"], "event": data["event"]}
+    columns.update({name: data[name].astype(str) for name in strata})
     for c in covariates:
         values = data[c.name]
         if c.reference is None:
@@ -84,30 +94,95 @@ def _check_levels(data: pd.DataFrame, c: Covariate) -> None:
 
 def fit_cox(data: pd.DataFrame, covariates: tuple[Covariate, ...], plan: AnalysisPlan, log: WarningLog,
             scope: str) -> CoxModel:
-    rows = data.dropna(subset=[c.name for c in covariates])
+    strata = plan.cox_strata
+    rows = data.dropna(subset=[c.name for c in covariates] + list(strata))
     n, events = len(rows), int(rows["event"].sum())
     terms = [(t, c.name) for c in covariates for t in term_names(rows, c)] or [(c.name, c.name) for c in covariates]
-    epv = events / len(terms) if terms else None
-    if epv is not None and epv < plan.min_events_per_covariate:
-        log.add(FewEventsWarning, scope, f"{events} event(s) for {len(terms)} term(s): {epv:.1f} per term "
+    if not terms:
+        return CoxModel(False, "no covariates", n, events, None, [], list(strata))
+    silent = silent_strata(rows, strata)
+    informative = events - sum(lost for _, lost in silent.values())
+    epv = informative / len(terms)
+    if epv < plan.min_events_per_covariate:
+        counted = f"{informative} event(s) in the informative strata" if silent else f"{events} event(s)"
+        log.add(FewEventsWarning, scope, f"{counted} for {len(terms)} term(s): {epv:.1f} per term "
                                          f"(fewer than {plan.min_events_per_covariate})")
     try:
         if events == 0:
             raise NotEstimable("no events")
-        frame = design(rows, covariates)
-        cph = _fit(frame, plan, log, scope)
+        if strata and informative == 0:
+            raise NotEstimable(f"no {_by(strata)} has an event with another of its patients still at risk: the "
+                               "stratified model has no information")
+        frame = design(rows, covariates, strata)
+        _check_within_strata(frame, [t for t, _ in terms], strata)
+        cph = _fit(frame, plan, log, scope, strata)
         fitted = _terms(cph, frame, dict(terms), log, scope)
     except NotEstimable as exc:
         log.add(NotEstimableWarning, scope, f"Cox model not estimable: {exc}")
-        return CoxModel(False, str(exc), n, events, epv, [CoxTerm(t, c) for t, c in terms])
-    return CoxModel(True, None, n, events, epv, fitted)
+        return CoxModel(False, str(exc), n, events, epv, [CoxTerm(t, c) for t, c in terms], list(strata))
+    note = None
+    if silent:
+        note = (f"{_and([f'{label} ({why})' for label, (why, _) in silent.items()])} "
+                f"add{'s' if len(silent) == 1 else ''} nothing to the estimates: a stratum counts only through "
+                "an event with another of its patients still at risk")
+        log.add(FewEventsWarning, scope, note)
+    return CoxModel(True, note, n, events, epv, fitted, list(strata))
 
 
-def _fit(frame: pd.DataFrame, plan: AnalysisPlan, log: WarningLog, scope: str) -> CoxPHFitter:
+def silent_strata(rows: pd.DataFrame, strata: tuple[str, ...]) -> dict[str, tuple[str, int]]:
+    """The strata that add nothing to a stratified model, ``{"site = east": (why, events)}``: a single
+    patient, no events, or no event with another patient of the stratum still at risk (in the order of the
+    strata's values). Empty without strata."""
+    out: dict[str, tuple[str, int]] = {}
+    for key, group in _groups(rows, strata):
+        at_risk = _at_first_event(group)
+        why = ("1 patient" if len(group) == 1 else "no events" if at_risk.empty
+               else "no event with another patient still at risk" if len(at_risk) < 2 else None)
+        if why:
+            out[", ".join(f"{name} = {value}" for name, value in zip(strata, key, strict=True))] = (
+                why, int(group["event"].sum()))
+    return out
+
+
+def _groups(rows: pd.DataFrame, strata: tuple[str, ...]) -> list[tuple[tuple[str, ...], pd.DataFrame]]:
+    if not strata:
+        return []
+    grouped = rows.groupby([rows[name].astype(str) for name in strata], sort=True)
+    return [(tuple(map(str, key)) if isinstance(key, tuple) else (str(key),), group) for key, group in grouped]
+
+
+def _at_first_event(group: pd.DataFrame) -> pd.DataFrame:
+    """The patients at risk at the first event of ``group`` (the largest risk set; empty without events)."""
+    died = group.loc[group["event"] == 1, "time"]
+    return group[group["time"] >= died.min()] if len(died) else group.iloc[:0]
+
+
+def _check_within_strata(frame: pd.DataFrame, terms: list[str], strata: tuple[str, ...]) -> None:
+    """A term that is constant among the patients at risk in every stratum cannot be estimated (R gives NA)."""
+    if not strata:
+        return
+    risk_sets = [at_risk for _, group in _groups(frame, strata) if len(at_risk := _at_first_event(group)) > 1]
+    fixed = [t for t in terms if all(risk[t].nunique() < 2 for risk in risk_sets)]
+    if fixed:
+        raise NotEstimable(f"{_and(fixed)} {'does' if len(fixed) == 1 else 'do'} not vary within any "
+                           f"{_by(strata)} among its patients at risk: a model stratified by {_by(strata)} "
+                           f"cannot estimate {'it' if len(fixed) == 1 else 'them'}")
+
+
+def _by(strata: tuple[str, ...]) -> str:
+    return " × ".join(strata)
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _fit(frame: pd.DataFrame, plan: AnalysisPlan, log: WarningLog, scope: str,
+         strata: tuple[str, ...] = ()) -> CoxPHFitter:
     with library_warnings() as caught:
         try:
             cph = CoxPHFitter(alpha=plan.alpha).fit(frame, duration_col="time", event_col="event",
-                                                    fit_options=FIT_OPTIONS)
+                                                    strata=list(strata) or None, fit_options=FIT_OPTIONS)
         except (ConvergenceError, np.linalg.LinAlgError) as exc:
             raise NotEstimable(f"lifelines did not converge ({_first_line(exc)})") from exc
     for item in caught:

@@ -32,7 +32,9 @@ def methods(plan: AnalysisPlan) -> dict[str, str]:
         "logrank": "log-rank test (lifelines; R survdiff)",
         "cox": f"Cox proportional hazards (lifelines CoxPHFitter), Efron ties, Wald {level} CI and p; "
                f"reported not estimable on separation (a level without events, |log HR| > {plan.cox_max_abs_coef:g} "
-               f"or SE > {plan.cox_max_se:g}) or non-convergence",
+               f"or SE > {plan.cox_max_se:g}) or non-convergence"
+               + (f"; every model stratified by {' and '.join(plan.cox_strata)} (a baseline hazard per stratum, "
+                  f"R coxph(... + strata({', '.join(plan.cox_strata)})))" if plan.cox_strata else ""),
         "ph_test": "Schoenfeld-residual test per term (lifelines proportional_hazard_test; Grambsch–Therneau "
                    "approximate variance as R survival < 3.0 cox.zph), time transform 1 − KM(t−) (R 'km')",
         "effect_sizes": "Hodges–Lehmann estimate with its CI for every paired and pairwise comparison (R "

@@ -34,6 +34,9 @@ SEX = "sex"
 DEATH = "death"
 """The built-in 0/1 cohort column of death (every cohort has it; the reverse Kaplan–Meier censors on it)."""
 
+COX_ROLES = ("covariate", "stratum")
+"""What a survival factor is in the Cox models (:meth:`AnalysisPlan.with_factor`): a term, or a stratum."""
+
 RESERVED_GROUPS = ("between_groups", "overall")
 """Keys of ``paired.<name>`` beside the subgroups: no subgroup may be called so."""
 
@@ -194,6 +197,9 @@ class AnalysisPlan:
     """Factors of the log-rank tests of every endpoint (``survival.<endpoint>.logrank.<name>``)."""
     survival_covariates: tuple[Covariate, ...] = ()
     """Cox covariates, in order: univariable models of each, and the multivariable model of all."""
+    cox_strata: tuple[str, ...] = ()
+    """Cohort columns every Cox model (univariable and multivariable) is stratified by: a baseline hazard per
+    value (R ``coxph(... + strata(column))``; lifelines ``fit(strata=[...])``), no term, no hazard ratio."""
     table1: tuple[Table1Fact, ...] = ()
     """Facts described in Table 1 after sex and age."""
     event_flags: tuple[str, ...] = ()
@@ -242,6 +248,11 @@ class AnalysisPlan:
         _distinct("analysis.survival.endpoints", [e.name for e in self.endpoints], "endpoint")
         _distinct("analysis.survival.logrank", [c.name for c in self.logrank], "factor")
         _distinct("analysis.survival.cox", [c.name for c in self.survival_covariates], "covariate")
+        _distinct("analysis.survival.cox_strata", list(self.cox_strata), "stratum")
+        both = [c.name for c in self.survival_covariates if c.name in self.cox_strata]
+        if both:
+            raise ConfigError("analysis.survival.cox_strata", f"{', '.join(map(repr, both))} is both a Cox covariate "
+                                                              "and a stratum", "make it one or the other")
         _distinct("analysis.table1.facts", [f.name for f in self.table1], "fact")
         for spec in self.paired:
             where = f"analysis.paired ({spec.name})"
@@ -281,8 +292,16 @@ class AnalysisPlan:
             return self.baseline_timepoint
         return self.all_timepoints[0] if self.all_timepoints else ""
 
-    def with_factor(self, covariate: Covariate) -> AnalysisPlan:
-        """This plan with one more survival factor: a log-rank factor and a Cox covariate (e.g. the site)."""
+    def with_factor(self, covariate: Covariate, cox: str = "covariate") -> AnalysisPlan:
+        """This plan with one more survival factor (e.g. the site): a log-rank factor, and in the Cox models
+        a covariate (``cox="covariate"``: its terms and hazard ratios) or a stratum (``cox="stratum"``: every
+        Cox model gets a baseline hazard per level, :attr:`cox_strata`)."""
+        if cox not in COX_ROLES:
+            raise ConfigError("analysis.survival", f"{covariate.name}: cox = {cox!r} is neither of "
+                                                   f"{' and '.join(map(repr, COX_ROLES))}",
+                              'use cox = "covariate" (a term) or cox = "stratum" (a baseline hazard per level)')
+        if cox == "stratum":
+            return replace(self, logrank=(*self.logrank, covariate), cox_strata=(*self.cox_strata, covariate.name))
         return replace(self, logrank=(*self.logrank, covariate),
                        survival_covariates=(*self.survival_covariates, covariate))
 
@@ -292,6 +311,7 @@ class AnalysisPlan:
         names = [f.name for f in self.table1]
         names += [spec.by.fact for spec in self.paired if spec.by is not None]
         names += [c.name for c in (*self.logrank, *self.survival_covariates)]
+        names += self.cox_strata
         return tuple(dict.fromkeys(names))
 
 

@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = "3.0"
+SCHEMA_VERSION = "3.1"
 
 
 @dataclass(frozen=True)
@@ -274,20 +274,28 @@ class CoxTerm:
 
 @dataclass(frozen=True)
 class UnivariableTerm(CoxTerm):
+    """A term of a single-covariate model, with that model's ``estimable``, ``reason``, ``n``, ``events`` and
+    ``strata``."""
+
     estimable: bool = False
     reason: str | None = None
     n: int = 0
     events: int = 0
+    strata: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class CoxModel:
+    """``reason``: why the model is not estimable; for an estimable stratified model, the strata that add
+    nothing to the estimates (None when all do). ``strata``: the columns with a baseline hazard per value."""
+
     estimable: bool
     reason: str | None
     n: int
     events: int
     events_per_term: float | None
     terms: list[CoxTerm]
+    strata: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

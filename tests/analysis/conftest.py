@@ -30,11 +30,17 @@ REL = 1e-6
 
 
 def cohort_names() -> list[str]:
+    """The cohorts with ``make_reference.R``'s values (another study's, e.g. the femur's
+    ``make_reference_femur.R``, is tested with its own plan elsewhere)."""
     return sorted(
         d.name for d in REFERENCE_DIR.iterdir()
         if (d / "cohort.csv").exists() and (d / "measures.csv").exists()
-        and (REFERENCE_DIR / f"reference_{d.name}.json").exists()
+        and (REFERENCE_DIR / f"reference_{d.name}.json").exists() and _source(d.name) == R_SCRIPT
     )
+
+
+def _source(name: str) -> object:
+    return json.loads((REFERENCE_DIR / f"reference_{name}.json").read_text(encoding="utf-8")).get("source")
 
 
 @dataclass(frozen=True)

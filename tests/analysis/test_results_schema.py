@@ -130,8 +130,8 @@ def test_lists_that_carry_keys_are_not_empty(reference_cohort: ReferenceCohort) 
         assert results["survival"][endpoint]["cox"]["multivariable"]["terms"]
 
 
-def test_schema_version_is_3_since_issue_13_and_first() -> None:
-    assert SCHEMA_VERSION == "3.0"
+def test_schema_version_is_3_1_since_issue_15_and_first() -> None:
+    assert SCHEMA_VERSION == "3.1"  # 3.0 (issue 13) + the Cox models' strata (issue 15)
     assert f'`"{SCHEMA_VERSION}"`' in DOC.read_text(encoding="utf-8")
 
 
