@@ -188,6 +188,9 @@ class SurvivalSpec:
     endpoints: tuple[str, ...] = ()
     logrank: tuple[str, ...] = ()
     cox: tuple[CoxSpec, ...] = ()
+    site: str = "covariate"
+    """How the site enters the Cox models of a cohort pooled from 2+ sites: "covariate" (a term) or "stratum"
+    (a baseline hazard per site); either way the site is a log-rank factor."""
 
 
 @dataclass(frozen=True)
@@ -619,6 +622,7 @@ class SurvivalTable(FileModel):
     endpoints: Names | None = None  # None: every [endpoints.*]
     logrank: Names = Field(default_factory=list)
     cox: list[CoxTable] = Field(default_factory=list)
+    site: Literal["covariate", "stratum"] = "covariate"  # several sites pooled: the site in the Cox models
 
 
 class Table1Table(FileModel):
@@ -1188,6 +1192,7 @@ def _analysis(file: StudyFile) -> AnalysisSettings:
             endpoints=tuple(survival.endpoints) if survival.endpoints is not None else tuple(file.endpoints),
             logrank=tuple(survival.logrank),
             cox=tuple(_cox(file, c) for c in survival.cox),
+            site=survival.site,
         ),
         table1_facts=tuple(spec.table1.facts),
     )

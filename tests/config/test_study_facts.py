@@ -66,6 +66,8 @@ def test_the_bundled_plan() -> None:
         CoxSpec("sex", "male", ("female",)), CoxSpec("tumor_category", "primary", ("secondary",)),
         CoxSpec("resection_margin", "wide", ("marginal", "intralesional", "radical")), CoxSpec("zone_iv"))
     assert analysis.table1_facts[:2] == ("tumor_category", "diagnosis")
+    assert analysis.survival.site == "covariate"
+    assert parse_study(patched(("analysis", "survival", "site"), "stratum")).analysis.survival.site == "stratum"
 
 
 def test_defaults_of_the_new_tables() -> None:
@@ -161,6 +163,7 @@ def test_a_study_without_diagnosis_progression_endpoints_or_plan_loads() -> None
         (("analysis", "survival", "cox", 2, "levels"), ["wide"], "analysis.survival.cox[2].levels",
          "reference 'wide' is listed"),
         (("analysis", "survival", "cox", 1, "fact"), "sex", "analysis.survival.cox", "listed twice"),
+        (("analysis", "survival", "site"), "strata", "analysis.survival.site", "unknown value 'strata'"),
         (("analysis", "table1", "facts"), ["diagnosis", "zones"], "analysis.table1.facts", "unknown fact"),
         (("analysis", "table1", "facts"), ["diagnosis", "diagnosis"], "analysis.table1.facts", "listed twice"),
         (("followup", "schedule", "tess"), ["pre"], "followup.schedule.tess", "unknown instrument"),
