@@ -16,8 +16,11 @@ from reports import formatting as fmt
 from reports import labels
 from reports.formatting import as_float
 from reports.inputs import dig
-from reports.sections import NOT_AVAILABLE
+from reports.sections import NOT_AVAILABLE, comparisons, endpoints, paired_results
 from reports.survival import completeness
+
+DEATH = "death"
+"""The cohort.csv column of every study: 1 if the patient died during follow-up."""
 
 
 def _count(n: int, noun: str) -> str:
@@ -49,11 +52,6 @@ def _direction(before: float, after: float) -> str:
     return "rose" if after > before else "fell" if after < before else "stayed"
 
 
-def _title(study: StudyDefinition, name: str) -> str:
-    return labels.instrument(name) if name in labels.INSTRUMENTS or name not in study.instruments \
-        else labels.instrument_title(study.instruments[name].label)
-
-
 def _change(node: dict[str, Any], digits: int) -> str:
     """``, mean change 12.9 (95% CI 8.9 to 16.8)`` from results.json, or nothing."""
     value = node.get("mean_difference")
@@ -67,28 +65,30 @@ def _change(node: dict[str, Any], digits: int) -> str:
 
 
 def _outcomes(results: dict[str, Any], study: StudyDefinition, digits: dict[str, int]) -> str:
-    parts = []
-    tps = study.analysis.repeated_timepoints
-    first, last = (tps[0], tps[-1]) if tps else ("", "")
-    for name in study.analysis.repeated_instruments:
+    words = labels.Labels(study)
+    spans: dict[tuple[str, str], list[str]] = {}  # (first, last timepoint) -> the medians' sentences
+    for spec in study.analysis.repeated:
+        name, tps = spec.instrument, spec.timepoints
+        first, last = (tps[0], tps[-1]) if tps else ("", "")
         node = dig(results, f"repeated_measures.{name}.timepoints") or {}
         a, b = as_float((node.get(first) or {}).get("median")), as_float((node.get(last) or {}).get("median"))
         if a is None or b is None:
             continue
         d = digits.get(name, 1)
-        words = f"from {fmt.exact(a, d)} to {fmt.exact(b, d)}" if a != b else f"at {fmt.exact(a, d)}"
-        parts.append(f"median {_title(study, name)} {_direction(a, b)} {words}")
-    if parts:
-        parts = [" and ".join(parts) + f" ({labels.timepoint(first).lower()} to {labels.timepoint(last)})"]
-    for name, node in (results.get("paired") or {}).items():
-        if not isinstance(node, dict) or "mean_pre" not in node:
+        moved = f"from {fmt.exact(a, d)} to {fmt.exact(b, d)}" if a != b else f"at {fmt.exact(a, d)}"
+        spans.setdefault((first, last), []).append(f"median {words.instrument(name)} {_direction(a, b)} {moved}")
+    parts = [" and ".join(found) + f" ({words.timepoint(first).lower()} to {words.timepoint(last)})"
+             for (first, last), found in spans.items()]
+    for name, node in paired_results(study, results):
+        overall = next((sub for key, sub in comparisons(node) if key in ("", "overall")), None)
+        if overall is None:
             continue
-        a, b = as_float(node.get("mean_pre")), as_float(node.get("mean_post"))
+        a, b = as_float(overall.get("mean_pre")), as_float(overall.get("mean_post"))
         if a is None or b is None:
             continue
         d = digits.get(name, 1) + 1
-        parts.append(f"mean {_title(study, name)} {_direction(a, b)} from {fmt.number(a, d)} to {fmt.number(b, d)} "
-                     f"at {labels.timepoint(str(node.get('after', '')))}{_change(node, d)}")
+        parts.append(f"mean {words.instrument(name)} {_direction(a, b)} from {fmt.number(a, d)} to "
+                     f"{fmt.number(b, d)} at {words.timepoint(str(overall.get('after', '')))}{_change(overall, d)}")
     if not parts:
         return ""
     text = "; ".join(parts)
@@ -105,14 +105,14 @@ def _events(results: dict[str, Any], cohort: pd.DataFrame, study: StudyDefinitio
     if events:
         flags = cohort[events].apply(pd.to_numeric, errors="coerce").fillna(0)
         progressed = int((flags == 1).any(axis=1).sum())
-    died = int((pd.to_numeric(cohort.get("os_event", pd.Series(dtype=float)), errors="coerce") == 1).sum())
+    died = int((pd.to_numeric(cohort.get(DEATH, pd.Series(dtype=float)), errors="coerce") == 1).sum())
     clauses = []
     if complications:
         k, name = max(complications)
         clauses.append(f"the most frequent complication was {labels.flag(name).lower()} ({int(k)} of {n})")
     elif study.complications:
         clauses.append("no complication was recorded")
-    event_words = " or ".join(labels.flag(e).lower() for e in events) or "progression"
+    event_words = " or ".join(labels.flag(e).lower() for e in events) or "a study event"
     clauses.append(f"{_count(progressed, 'patient')} had {event_words} and {died} died during follow-up")
     implant = results.get("implant")
     for item in (implant.get("reoperations") or []) if isinstance(implant, dict) else []:
@@ -125,17 +125,24 @@ def _events(results: dict[str, Any], cohort: pd.DataFrame, study: StudyDefinitio
     return text[:1].upper() + text[1:] + "."
 
 
+def _most_events(results: dict[str, Any], study: StudyDefinition) -> tuple[str, int]:
+    """The survival endpoint with the most events (the later one of a tie: a composite comes after its parts)."""
+    found = [(int(as_float(node.get("events")) or 0), i, name)
+             for i, (name, node) in enumerate(endpoints(study, results))]
+    events, _, name = max(found, default=(0, 0, ""))
+    return name, events
+
+
 def _hedge(results: dict[str, Any], study: StudyDefinition, counts: list[tuple[str, int]]) -> str:
     n = int(as_float(results.get("n_patients")) or 0)
-    found = dig(results, "survival.pfs")
-    pfs: dict[str, Any] = found if isinstance(found, dict) else {}
-    events = int(as_float(pfs.get("events")) or 0)
+    endpoint, events = _most_events(results, study)
     few = events < study.analysis.min_events_per_covariate
     small = n < study.analysis.min_n_for_test
     parts = []
     if small or few:
+        what = f"{labels.inline(labels.Labels(study).endpoint(endpoint))} event" if endpoint else "event"
         parts.append(
-            f"With {_count(n, 'patient')} and {_count(events, 'progression event')}, estimates are imprecise and "
+            f"With {_count(n, 'patient')} and {_count(events, what)}, estimates are imprecise and "
             "the subgroup comparisons are inconclusive: they can neither show nor rule out a difference"
         )
     if counts:

@@ -1,34 +1,22 @@
 """The warnings of ``results.json``, numbered once and cited next to the figures they qualify.
 
 A warning is ``{code, message, scope}``; ``scope`` is the dotted results.json path it is about, e.g.
-``survival.os.cox.multivariable``. A figure at path P is qualified by every warning whose scope is P, an
-ancestor of P (``survival.os`` qualifies the OS median) or a descendant of P (``survival.os.logrank.sex``
-qualifies "the log-rank tests"). Warnings with the same code and message are one caveat with several
-scopes, so "log-rank test on n = 7" is printed once, not eight times. Warnings without a scope are
-matched by the words a reader would search for (``VAS``, ``PFS`` …).
+``survival.<endpoint>.cox.multivariable``. A figure at path P is qualified by every warning whose scope is P,
+an ancestor of P (``survival.<endpoint>`` qualifies the endpoint's median) or a descendant of P
+(``survival.<endpoint>.logrank.sex`` qualifies "the log-rank tests"). Warnings with the same code and message
+are one caveat with several scopes, so "log-rank test on n = 7" is printed once, not eight times. Warnings
+without a scope are matched by the words a reader would search for: the labels of the plan's instruments and
+endpoints.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from reports import labels
-
-# Words that tie an unscoped warning to a results.json subtree.
-KEYWORDS: dict[str, tuple[str, ...]] = {
-    "repeated_measures.vas": ("VAS", "pain"),
-    "repeated_measures.kps": ("KPS", "Karnofsky"),
-    "paired.msts93": ("MSTS",),
-    "paired.sij_contralateral_mm": ("SIJ", "sacroiliac"),
-    "events": ("complication", "Clopper"),
-    "followup": ("follow-up",),
-    "survival.os": ("OS", "overall survival"),
-    "survival.pfs": ("PFS", "progression"),
-}
-
+from reports.labels import Labels
 
 KINDS = {"small_n": "small sample", "p_value_floor": "p-value floor", "few_events": "few events"}
 
@@ -39,6 +27,7 @@ class Caveat:
     code: str
     message: str
     scopes: tuple[str, ...]
+    words: Labels = field(default_factory=Labels, compare=False, repr=False)
 
     @property
     def kind(self) -> str:
@@ -55,11 +44,11 @@ class Caveat:
         described = []
         for parent, leaves in groups.items():
             if len(leaves) == 1:
-                described.append(labels.describe_path(f"{parent}.{leaves[0]}" if leaves[0] else parent))
+                described.append(self.words.describe_path(f"{parent}.{leaves[0]}" if leaves[0] else parent))
             else:
-                words = [labels.describe_path(leaf) for leaf in leaves]
+                words = [self.words.describe_path(leaf) for leaf in leaves]
                 words = [w[:1].lower() + w[1:] if w[1:2].islower() else w for w in words]
-                head = labels.describe_path(parent)
+                head = self.words.describe_path(parent)
                 described.append(f"{head}: {', '.join(words)}" if head else ", ".join(words))
         return "; ".join(dict.fromkeys(described))
 
@@ -77,8 +66,8 @@ def on_path(scope: str, path: str) -> bool:
     return scope == path or scope.startswith(path + ".") or path.startswith(scope + ".")
 
 
-def _mentions(message: str, path: str) -> bool:
-    for key, words in KEYWORDS.items():
+def _mentions(message: str, path: str, keywords: dict[str, tuple[str, ...]]) -> bool:
+    for key, words in keywords.items():
         if on_path(key, path) and any(re.search(rf"\b{re.escape(w)}\b", message, re.IGNORECASE) for w in words):
             return True
     return False
@@ -98,18 +87,20 @@ def _grouped(warnings: Any) -> dict[tuple[str, str], list[str]]:
 
 
 class Caveats:
-    """The numbered, de-duplicated warnings of one run."""
+    """The numbered, de-duplicated warnings of one run, in the study's words (``words``)."""
 
-    def __init__(self, warnings: Any) -> None:
+    def __init__(self, warnings: Any, words: Labels | None = None) -> None:
+        self.words = words or Labels()
+        self.keywords = self.words.keywords()
         self.all: list[Caveat] = [
-            Caveat(number, code, labels.clinical(message), tuple(s for s in scopes if s))
+            Caveat(number, code, self.words.clinical(message), tuple(s for s in scopes if s), self.words)
             for number, ((code, message), scopes) in enumerate(_grouped(warnings).items(), start=1)
         ]
 
     def _applies(self, caveat: Caveat, path: str) -> bool:
         if caveat.scopes:
             return any(on_path(scope, path) for scope in caveat.scopes)
-        return _mentions(caveat.message, path)
+        return _mentions(caveat.message, path, self.keywords)
 
     def about(self, *paths: str) -> list[Caveat]:
         """The caveats that qualify the figure(s) at any of ``paths``, in number order."""

@@ -6,8 +6,8 @@ in one bucket, so nothing is counted twice:
 * new / removed patients;
 * new events: a complication or event flag (or death) that is 1 now and was not 1 before, new patients
   included; retracted events: a flag that went from 1 to 0 (a correction in the source, worth a look);
-* follow-up updated: the time columns (follow-up, OS and PFS months) moved, which happens every night
-  as patients are seen; derived indicators (``os_event``, ``pfs_event``) follow their sources;
+* follow-up updated: the time columns (``*_months``: follow-up, each endpoint's and reoperation's time) moved,
+  which happens every night as patients are seen; the endpoints' indicators (``*_event``) follow their sources;
 * changed values: any other cohort field of a continuing patient, and any measure value at the same
   instrument and timepoint; new and removed measures are counted apart.
 """
@@ -25,8 +25,10 @@ import pandas as pd
 from config.errors import ReportError
 from reports.inputs import COHORT, MEASURES, read_run_manifest
 
-TIME_COLUMNS = ("followup_months", "os_months", "pfs_months")
-DERIVED_COLUMNS = ("os_event", "pfs_event")
+TIME_SUFFIX = "_months"
+"""Time columns (follow-up, each endpoint's and reoperation's months) move every night as patients are seen."""
+DERIVED_SUFFIX = "_event"
+"""An endpoint's event indicator follows its sources (the flags and death)."""
 MEASURE_KEY = ["study_id", "instrument", "timepoint"]
 
 
@@ -105,9 +107,9 @@ def _cohort_changes(log: ChangeLog, now: pd.DataFrame, before: pd.DataFrame, fla
                 log.new_events.append((sid, flag, old is None))
             elif old is not None and was and not _flag(now_ix.loc[sid, flag]):
                 log.retracted_events.append((sid, flag))
-    skip = {*flag_cols, *TIME_COLUMNS, *DERIVED_COLUMNS}
-    shared = [c for c in now_ix.columns if c in before_ix.columns and c not in skip]
-    times = [c for c in TIME_COLUMNS if c in now_ix.columns and c in before_ix.columns]
+    both = [c for c in now_ix.columns if c in before_ix.columns]
+    times = [c for c in both if c.endswith(TIME_SUFFIX)]
+    shared = [c for c in both if c not in {*flag_cols, *times} and not c.endswith(DERIVED_SUFFIX)]
     for sid in sorted(set(now_ix.index) & set(before_ix.index)):
         a, b = before_ix.loc[sid], now_ix.loc[sid]
         log.changed_values += [ValueChange(sid, c, _text(a[c]), _text(b[c])) for c in shared if not _same(a[c], b[c])]

@@ -12,7 +12,9 @@ from __future__ import annotations
 import html
 import io
 import re
-from collections.abc import Sequence
+import textwrap
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import matplotlib
@@ -97,9 +99,25 @@ def no_data(ax: Axes, text: str) -> None:
 
 
 def month_of(timepoint: str) -> float:
-    """Where a timepoint sits on a months axis: ``pre`` at 0, ``3m`` at 3."""
+    """Where a timepoint without a window sits on a months axis: ``3m`` at 3, anything else at 0."""
     match = re.fullmatch(r"(\d+(?:\.\d+)?)m", timepoint)
     return float(match.group(1)) if match else 0.0
+
+
+@dataclass(frozen=True)
+class TimeAxis:
+    """Where each timepoint sits on a months-after-surgery axis and what its tick says: a month number, or the
+    timepoint's label at or before surgery (``Pre-op``)."""
+
+    months: Mapping[str, float] = field(default_factory=dict)
+    names: Mapping[str, str] = field(default_factory=dict)
+
+    def month(self, timepoint: str) -> float:
+        return self.months.get(timepoint, month_of(timepoint))
+
+    def tick(self, timepoint: str) -> str:
+        month = self.month(timepoint)
+        return self.names.get(timepoint, timepoint) if month <= 0 else f"{month:g}"
 
 
 def _wide(measures: pd.DataFrame, instrument: str, timepoints: Sequence[str]) -> pd.DataFrame:
@@ -111,9 +129,9 @@ def _wide(measures: pd.DataFrame, instrument: str, timepoints: Sequence[str]) ->
 
 def _trend_panel(
     ax: Axes, wide: pd.DataFrame, summary: dict[str, Any], timepoints: Sequence[str], *,
-    scale: tuple[float, float] | None, progressed: frozenset[str],
+    scale: tuple[float, float] | None, progressed: frozenset[str], axis: TimeAxis,
 ) -> None:
-    x = np.array([month_of(t) for t in timepoints])
+    x = np.array([axis.month(t) for t in timepoints])
     for sid, row in wide.iterrows():
         marked = str(sid) in progressed
         ax.plot(x, row.to_numpy(dtype=float), color=ACCENT if marked else PATIENT, lw=0.9 if marked else 0.7,
@@ -128,7 +146,7 @@ def _trend_panel(
     ax.plot([], [], color=PATIENT, lw=0.7, label="Patients")
     if progressed & {str(s) for s in wide.index}:
         ax.plot([], [], color=ACCENT, lw=0.9, ls=(0, (3, 1.5)), marker="^", ms=3, label="Progressed")
-    ax.set_xticks(x, [labels.timepoint(t) if t == "pre" else f"{month_of(t):g}" for t in timepoints])
+    ax.set_xticks(x, [axis.tick(t) for t in timepoints])
     ax.set_xlabel("Months after surgery")
     if scale is not None:
         low, high = scale
@@ -141,71 +159,98 @@ def _trend_panel(
 def trend_chart(
     measures: pd.DataFrame,
     results: dict[str, Any],
-    instruments: Sequence[tuple[str, str]],
-    timepoints: Sequence[str],
+    instruments: Sequence[tuple[str, str] | tuple[str, str, str]],
+    timepoints: Sequence[str] | Mapping[str, Sequence[str]],
     *,
     scales: dict[str, tuple[float, float]] | None = None,
     progressed: frozenset[str] = frozenset(),
+    axis: TimeAxis | None = None,
 ) -> str:
-    """The repeated instruments side by side: a grey line per patient (patients who progressed dashed, in the
-    accent colour), the median with its IQR band, each on the instrument's full scale (``scales``: the study
-    definition's min and max; VAS 0–10, KPS 0–100), not cut to the data."""
+    """The repeated instruments side by side (``instruments``: name, axis label and optionally the panel's
+    title), each over its own timepoints (``timepoints``: one list for all, or one per instrument): a grey line
+    per patient (patients who progressed dashed, in the accent colour),
+    the median with its IQR band, each on the instrument's full scale (``scales``: the study definition's min
+    and max), not cut to the data."""
+    axis = axis or TimeAxis()
     with matplotlib.rc_context(RC):
         fig = new_figure(2.5)
-        axes = fig.subplots(1, len(instruments), squeeze=False)[0]
-        for ax, (name, label) in zip(axes, instruments, strict=True):
+        axes = fig.subplots(1, max(len(instruments), 1), squeeze=False)[0]
+        for ax, (name, label, *title) in zip(axes, instruments, strict=False):
+            times = timepoints.get(name, ()) if isinstance(timepoints, Mapping) else timepoints
             summary = ((results.get("repeated_measures") or {}).get(name) or {}).get("timepoints") or {}
             scale = (scales or {}).get(name)
-            _trend_panel(ax, _wide(measures, name, timepoints), summary, timepoints, scale=scale,
-                         progressed=progressed)
+            _trend_panel(ax, _wide(measures, name, times), summary, times, scale=scale, progressed=progressed,
+                         axis=axis)
             ax.set_ylabel(label)
-            ax.set_title(labels.instrument_title(label), loc="left")
+            ax.set_title(title[0] if title else labels.instrument_title(label), loc="left")
         handles, names = axes[0].get_legend_handles_labels()
         for ax in axes[1:]:
             for handle, name in zip(*ax.get_legend_handles_labels(), strict=True):
                 if name not in names:
                     handles.append(handle)
                     names.append(name)
-        fig.legend(handles, names, loc="outside upper right", ncols=len(names))
+        if names:
+            fig.legend(handles, names, loc="outside upper right", ncols=len(names))
         return to_svg(fig, "trends")
 
 
-def _paired_panel(ax: Axes, wide: pd.DataFrame, pair: tuple[str, str], colour: str, title: str) -> None:
-    values = wide.reindex(columns=list(pair)).dropna()
+@dataclass(frozen=True)
+class PairedPanel:
+    """One panel of the paired chart: an instrument's values at two timepoints, for every patient or for the
+    patients of one subgroup (``patients``: their study ids; None: all)."""
+
+    instrument: str
+    pair: tuple[str, str]
+    title: str
+    ticks: tuple[str, str]
+    ylabel: str = ""  # "": shares the y-axis of the panel before it
+    patients: frozenset[str] | None = None
+    colour: str = INK
+
+
+TITLE_ROW_CHARS = 100  # the characters of panel titles one row of the paired chart holds
+
+
+def _paired_panel(ax: Axes, wide: pd.DataFrame, panel: PairedPanel, columns: int = 3) -> None:
+    values = wide.reindex(columns=list(panel.pair)).dropna()
     x = np.array([0.0, 1.0])
     for _, row in values.iterrows():
         ax.plot(x, row.to_numpy(dtype=float), color=PATIENT, lw=0.8, marker="o", ms=3)
     if len(values):
         means = values.mean().to_numpy(dtype=float)
         sds = values.std(ddof=1).to_numpy(dtype=float) if len(values) > 1 else np.zeros(2)
-        ax.errorbar(x + 0.12, means, yerr=sds, color=colour, lw=1.8, marker="D", ms=4, capsize=3, label="Mean ± SD")
+        ax.errorbar(x + 0.12, means, yerr=sds, color=panel.colour, lw=1.8, marker="D", ms=4, capsize=3,
+                    label="Mean ± SD")
     else:
         no_data(ax, "No patient with both values")
-    ax.set_xticks(x, [labels.timepoint(t) for t in pair])
+    ax.set_xticks(x, list(panel.ticks))
     ax.set_xlim(-0.35, 1.45)
-    ax.set_title(f"{title} (n = {len(values)})", loc="left")
+    title = f"{panel.title} (n = {len(values)})"
+    ax.set_title(textwrap.fill(title, max(12, TITLE_ROW_CHARS // columns)), loc="left")
+    if panel.ylabel:
+        ax.set_ylabel(panel.ylabel)
 
 
-def paired_chart(
-    measures: pd.DataFrame,
-    cohort: pd.DataFrame,
-    msts: tuple[str, str],
-    sij: tuple[str, str],
-    axis_labels: dict[str, str],
-) -> str:
-    """MSTS 93 before/after, and the contralateral SIJ space before/after by zone-IV group."""
+PANELS_PER_ROW = 4
+
+
+def paired_chart(measures: pd.DataFrame, panels: Sequence[PairedPanel]) -> str:
+    """The paired comparisons before/after, a panel per comparison overall and per subgroup (up to four panels
+    a row, rows of even length); a panel without its own y-axis label shares the y-axis of the panel before it."""
+    rows = max(1, -(-len(panels) // PANELS_PER_ROW))
+    columns = max(1, -(-len(panels) // rows))
     with matplotlib.rc_context(RC):
-        fig = new_figure(2.5)
-        ax_msts, ax_iv, ax_no = fig.subplots(1, 3)
-        ax_no.sharey(ax_iv)
-        _paired_panel(ax_msts, _wide(measures, "msts93", msts), msts, INK, "MSTS 93")
-        ax_msts.set_ylabel(axis_labels.get("msts93", "MSTS 93 (points)"))
-        sij_wide = _wide(measures, "sij_contralateral_mm", sij)
-        zone = cohort.set_index("study_id")["zone_iv"] if "zone_iv" in cohort else pd.Series(dtype=float)
-        in_iv = sij_wide.index.isin(zone[zone == 1].index)
-        _paired_panel(ax_iv, sij_wide[in_iv], sij, ACCENT, "SIJ, zone IV")
-        _paired_panel(ax_no, sij_wide[~in_iv], sij, INK, "SIJ, no zone IV")
-        ax_iv.set_ylabel(axis_labels.get("sij_contralateral_mm", "SIJ space (mm)"))
-        if ax_msts.get_legend_handles_labels()[0]:
-            ax_msts.legend(loc="lower right")
+        fig = new_figure(2.5 * rows)
+        axes = fig.subplots(rows, columns, squeeze=False).ravel()
+        for i, (ax, panel) in enumerate(zip(axes, panels, strict=False)):
+            if i and not panel.ylabel:
+                ax.sharey(axes[i - 1])
+            wide = _wide(measures, panel.instrument, panel.pair)
+            if panel.patients is not None:
+                wide = wide[wide.index.astype(str).isin(panel.patients)]
+            _paired_panel(ax, wide, panel, columns)
+        for ax in axes[len(panels):]:
+            ax.set_visible(False)
+        if panels and axes[0].get_legend_handles_labels()[0]:
+            axes[0].legend(loc="lower right")
         return to_svg(fig, "paired")

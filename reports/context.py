@@ -13,14 +13,15 @@ from urllib.parse import urlsplit
 
 from config.study import StudyDefinition
 from config.units import DAYS_PER_MONTH
-from reports import appendix, bottomline, findings, flow, labels, sections, survival
+from reports import appendix, bottomline, figures, findings, flow, labels, sections, survival
 from reports import formatting as fmt
 from reports.caveats import Caveats
 from reports.changes import ChangeLog
 from reports.inputs import RunFiles
+from reports.labels import Labels
 from reports.table1 import halves, table1
 
-IMPLANT = "implant"
+IMPLANT = figures.IMPLANT
 """The name of the implant-survival endpoint among the report's endpoints (its chart is ``km_implant``)."""
 DEMO_LOCATION = "bundled demo cohort"
 DEMO_BANNER = ("These patients are invented (the bundled demo cohort): nothing in this report describes real "
@@ -131,7 +132,7 @@ def _window(study: StudyDefinition, name: str) -> dict[str, str]:
     w = study.timepoints[name]
     span = f"{fmt.number(w.low, 0)} to {fmt.number(w.high, 0)}"
     rule = "latest value in the window" if w.rule == "latest" else f"value closest to day {w.target}"
-    return {"name": labels.timepoint(name), "code": name, "window": span, "rule": rule}
+    return {"name": w.label, "code": name, "window": span, "rule": rule}
 
 
 METHOD_TOPICS = {
@@ -143,35 +144,90 @@ METHOD_TOPICS = {
 }
 
 
-def statements(raw: Any) -> list[dict[str, str]]:
+def statements(raw: Any, words: Labels | None = None) -> list[dict[str, str]]:
     """The analysis' own statements of its methods (results.json ``methods``), in its order."""
     if not isinstance(raw, dict):
         return []
+    words = words or Labels()
     return [
-        {"topic": METHOD_TOPICS.get(str(k), labels.flag(str(k))), "text": labels.clinical(str(v)).rstrip(".")}
+        {"topic": METHOD_TOPICS.get(str(k), labels.flag(str(k))), "text": words.clinical(str(v)).rstrip(".")}
         for k, v in raw.items() if v
     ]
 
 
-def methods(results: dict[str, Any], study: StudyDefinition, run: dict[str, Any]) -> dict[str, Any]:
+def _joined(items: list[str], word: str = "and") -> str:
+    return ", ".join(items[:-1]) + f" {word} {items[-1]}" if len(items) > 1 else "".join(items)
+
+
+def planned_methods(study: StudyDefinition, wilcoxon_methods: list[str]) -> list[dict[str, str]]:
+    """The methods as the plan defines them, for results that do not state their own (results.json before
+    ``methods``)."""
+    a, words = study.analysis, Labels(study)
+    found = []
+    for spec in a.repeated:
+        n = len(spec.timepoints) * (len(spec.timepoints) - 1) // 2
+        how = "; p-values: " + "; ".join(wilcoxon_methods) if wilcoxon_methods else ""
+        found.append({"topic": f"{words.instrument_short(spec.instrument)} over time", "text": (
+            "Friedman test on patients with all timepoints (complete cases); pairwise Wilcoxon signed-rank tests "
+            f"for all {n} pairs of timepoints with Bonferroni adjustment (p × {n}, capped at 1){how}")})
+    for pair in a.paired:
+        within = f" within each subgroup of {words.fact_inline(pair.by)}; between-group comparison of the change " \
+                 "(Welch t, rank-sum test)" if pair.by else ""
+        overall = ", also over all patients" if pair.by and pair.overall else ""
+        found.append({"topic": f"{words.instrument_short(pair.name)}, {words.timepoint(pair.before).lower()} to "
+                               f"{words.timepoint(pair.after)}",
+                      "text": "two-sided paired t-test, Wilcoxon signed-rank test as a sensitivity analysis"
+                              f"{within}{overall}"})
+    found.append({"topic": "Complications and events", "text": "proportion of patients with an exact "
+                  "(Clopper–Pearson) 95% confidence interval"})
+    found.append({"topic": "Follow-up", "text": "mean, median and range of follow-up; median follow-up by the "
+                  "reverse Kaplan–Meier method (death censors, censoring is the event)"})
+    survival = a.survival
+    logrank = f"; log-rank tests by {_joined([words.fact_inline(f) for f in survival.logrank])}" \
+        if survival.logrank else ""
+    references = [f"{words.fact_inline(c.fact)} {words.level_label(c.fact, c.reference)}" for c in survival.cox
+                  if c.reference] + [f"no {words.fact_inline(c.fact)}" for c in survival.cox if not c.reference]
+    cox = (f"; Cox proportional-hazards models, univariable for each covariate and multivariable with all "
+           f"{len(survival.cox)}, Efron ties, hazard ratios with 95% Wald intervals; proportional hazards checked "
+           f"with scaled Schoenfeld residuals where estimable. Reference levels: {_joined(references)}"
+           if survival.cox else "")
+    found.append({"topic": "Survival", "text": "Kaplan–Meier estimates (lifelines) with 95% pointwise confidence "
+                  f"intervals (Greenwood variance, log(−log) transform){logrank}{cox}"})
+    return found
+
+
+def endpoint_rules(study: StudyDefinition) -> list[dict[str, str]]:
+    """Each endpoint's event and censoring, in words."""
+    rules = []
+    for endpoint in study.endpoints.values():
+        events = ["death" if e == appendix.DEATH else labels.flag(e).lower() for e in endpoint.events]
+        event = "death with a date" if list(endpoint.events) == [appendix.DEATH] else \
+            f"the earliest of {_joined(events, 'or')}" if len(events) > 1 else events[0] if events else "none"
+        rules.append({"name": endpoint.label, "text": f"event = {event}; otherwise censored at last contact"})
+    return rules
+
+
+def methods(results: dict[str, Any], study: StudyDefinition, run: dict[str, Any],
+            words: Labels | None = None) -> dict[str, Any]:
     a = study.analysis
     pairwise = [
-        p for name in a.repeated_instruments
-        for p in ((results.get("repeated_measures") or {}).get(name) or {}).get("pairwise") or []
+        p for spec in a.repeated
+        for p in ((results.get("repeated_measures") or {}).get(spec.instrument) or {}).get("pairwise") or []
         if isinstance(p, dict)
     ]
+    wilcoxon = sorted({str(p.get("method")) for p in pairwise if p.get("method")})
     return {
         "quantile_rule": fmt.quantile_rule(a.quantile_type),
         "alpha": f"{a.alpha:g}",
         "min_n": str(a.min_n_for_test),
         "min_epv": str(a.min_events_per_covariate),
         "windows": [_window(study, name) for name in study.timepoints],
-        "wilcoxon_methods": sorted({str(p.get("method")) for p in pairwise if p.get("method")}),
-        "n_pairs": str(len(a.repeated_timepoints) * (len(a.repeated_timepoints) - 1) // 2),
+        "planned": planned_methods(study, wilcoxon),
+        "endpoints": endpoint_rules(study),
         "month_days": f"{DAYS_PER_MONTH:g}",
         "versions": sorted((str(k), str(v)) for k, v in (run.get("versions") or {}).items()),
         "schema_version": str(results.get("schema_version", "unknown")),
-        "statements": statements(results.get("methods")),
+        "statements": statements(results.get("methods"), words),
         "study_source": str(run.get("study") or ""),
         "index_procedures": ", ".join(study.index_procedure) or "as defined in the study file",
     }
@@ -181,14 +237,14 @@ def build_context(
     files: RunFiles, study: StudyDefinition, run: dict[str, Any], log: ChangeLog, charts: dict[str, Any]
 ) -> dict[str, Any]:
     results = files.results
-    caveats = Caveats(results.get("warnings"))
+    words = Labels(study)
+    caveats = Caveats(results.get("warnings"), words)
     digits = sections.instrument_digits(files.measures, study)
-    claims = findings.claims(results)
+    claims = findings.claims(results, words)
     patient_flow = flow.patient_flow(files.cohort, results, files.quality, run, study)
-    endpoints = [survival.endpoint(results, name, caveats) for name, node in (results.get("survival") or {}).items()
-                 if isinstance(node, dict)]
+    endpoints = [survival.endpoint(results, name, caveats) for name, _ in sections.endpoints(study, results)]
     implant = sections.implant(results)
-    if implant["survival"] is not None:
+    if figures.implant_curve(results, study) is not None:
         endpoints.append(survival.endpoint(results, IMPLANT, caveats, path="implant.survival",
                                            title=f"Implant survival (free of {implant['endpoint']})"))
     return {
@@ -204,20 +260,27 @@ def build_context(
         "table1_halves": halves(table1(files.cohort, study)),
         "followup": survival.followup(results),
         "repeated": sections.repeated(results, study, caveats, digits),
+        "progress_words": " or ".join(labels.flag(e).lower() for e in study.events),
         "responders": sections.responders(results, study),
         "paired": sections.paired(results, study, caveats, digits),
+        "paired_title": sections.section_title(words, [p.name for p in study.analysis.paired], "before and after")
+        if study.analysis.paired else "Paired comparisons",
         "events": sections.events(results, study, caveats),
         "events_timing": any(r["timing"] not in ("", sections.NOT_AVAILABLE) for r in sections.events(
             results, study, caveats)),
         "events_caveats": caveats.about("events"),
         "implant": implant,
         "survival": endpoints,
-        "methods": methods(results, study, run),
+        "risk_every": f"{study.analysis.risk_table_every_months:g}",
+        "methods": methods(results, study, run, words),
         "quality": appendix.quality_summary(files.quality, run.get("counts") or {}),
         "patients": appendix.patient_listing(files.cohort, study),
+        "patient_columns": appendix.listing_columns(files.cohort, study),
+        "patient_caption": appendix.listing_caption(study),
+        "codebook": appendix.codebook(study),
         "flag_legend": "; ".join(f"{labels.abbreviation(f)} {labels.flag(f).lower()}" for f in study.flag_columns),
         "measure_columns": [
-            {"instrument": labels.instrument(i), "timepoint": labels.timepoint(t)}
+            {"instrument": words.instrument(i), "timepoint": words.timepoint(t)}
             for i, t in appendix.measure_columns(study)
         ],
         "measure_rows": appendix.measure_listing(files.measures, files.cohort, study),

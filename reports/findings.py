@@ -10,13 +10,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from config.study import StudyDefinition
+from config.study import RepeatedSpec, StudyDefinition
 from reports import formatting as fmt
 from reports import labels
 from reports.caveats import Caveats
 from reports.formatting import DASH, as_float
 from reports.inputs import dig
-from reports.sections import NOT_AVAILABLE, NOT_ESTIMABLE, describe_test, effect
+from reports.labels import Labels
+from reports.sections import (
+    NOT_AVAILABLE,
+    NOT_ESTIMABLE,
+    comparisons,
+    describe_test,
+    effect,
+    endpoints,
+    paired_results,
+)
 from reports.survival import completeness, count_of, landmark_cells, median_with_ci, one_event_note, reverse_km_text
 
 ARROW = " → "
@@ -45,14 +54,16 @@ def _followup(results: dict[str, Any], caveats: Caveats) -> dict[str, Any]:
     )
 
 
-def _trend(results: dict[str, Any], name: str, study: StudyDefinition, caveats: Caveats,
+def _trend(results: dict[str, Any], spec: RepeatedSpec, study: StudyDefinition, caveats: Caveats,
            digits: int) -> dict[str, Any]:
+    words = Labels(study)
+    name = spec.instrument
     path = f"repeated_measures.{name}"
     node = dig(results, path) or {}
     points = []
-    for tp in study.analysis.repeated_timepoints:
+    for tp in spec.timepoints:
         s = dig(node, f"timepoints.{tp}") or {}
-        points.append(f"{labels.timepoint(tp)} {fmt.median_iqr(s.get('median'), s.get('q1'), s.get('q3'), digits)}")
+        points.append(f"{words.timepoint(tp)} {fmt.median_iqr(s.get('median'), s.get('q1'), s.get('q3'), digits)}")
     fr = node.get("friedman") or {}
     pairs = [p for p in node.get("pairwise") or [] if isinstance(p, dict)]
     adjusted = [as_float(p.get("p_adjusted")) for p in pairs]
@@ -63,16 +74,15 @@ def _trend(results: dict[str, Any], name: str, study: StudyDefinition, caveats: 
         f"{study.analysis.alpha:g}, smallest adjusted {fmt.p_equation(min(known))}"
         if known else ""
     )
-    first, last = study.analysis.repeated_timepoints[0], study.analysis.repeated_timepoints[-1]
+    first, last = spec.timepoints[0], spec.timepoints[-1]
     overall = next((p for p in pairs if p.get("a") == first and p.get("b") == last), None)
     change = ""
     if overall is not None:
         hl = effect(overall, "hodges_lehmann", digits + 1)
         if hl not in (NOT_AVAILABLE, NOT_ESTIMABLE):
-            change = f"; {labels.timepoint(first)} to {labels.timepoint(last)}, Hodges–Lehmann median change {hl}"
-    instrument = study.instruments.get(name)
+            change = f"; {words.timepoint(first)} to {words.timepoint(last)}, Hodges–Lehmann median change {hl}"
     return _row(
-        f"{instrument.label if instrument else name}, median (IQR)",
+        f"{words.instrument_label(name)}, median (IQR)",
         points,
         describe_test("Friedman χ²", fr.get("statistic"), fr.get("df"), fr.get("p"), fr.get("n")) + pairwise + change,
         caveats.refs(f"{path}.timepoints", f"{path}.friedman", f"{path}.pairwise"),
@@ -80,9 +90,9 @@ def _trend(results: dict[str, Any], name: str, study: StudyDefinition, caveats: 
 
 
 def _paired(node: dict[str, Any], path: str, topic: str, caveats: Caveats, *, unit: str,
-            digits: int) -> dict[str, Any]:
+            digits: int, words: Labels) -> dict[str, Any]:
     suffix = f" {unit}" if unit else ""
-    times = [labels.timepoint(str(node.get(k))) + " " if node.get(k) else "" for k in ("before", "after")]
+    times = [words.timepoint(str(node.get(k))) + " " if node.get(k) else "" for k in ("before", "after")]
     before = times[0] + fmt.mean_sd(node.get("mean_pre"), node.get("sd_pre"), digits + 1)
     after = times[1] + fmt.mean_sd(node.get("mean_post"), node.get("sd_post"), digits + 1)
     difference = effect(node, "mean_difference", digits + 1)
@@ -99,29 +109,24 @@ def _paired(node: dict[str, Any], path: str, topic: str, caveats: Caveats, *, un
 
 def _paired_rows(results: dict[str, Any], study: StudyDefinition, caveats: Caveats,
                  digits: dict[str, int]) -> list[dict[str, Any]]:
+    words = Labels(study)
     rows = []
-    for name, node in (results.get("paired") or {}).items():
-        if not isinstance(node, dict):
-            continue
-        instrument = study.instruments.get(name)
+    for name, node in paired_results(study, results):
+        instrument = study.instruments.get(words.instrument_key(name))
         unit = instrument.unit if instrument else ""
-        title = labels.instrument(name).removesuffix(f" ({unit})") if unit else labels.instrument(name)
-        groups = [("", node)] if "mean_pre" in node else [
-            (key, sub) for key, sub in node.items() if isinstance(sub, dict) and "mean_pre" in sub
-        ]
-        for key, sub in groups:
-            group = (f"without {labels.covariate_inline(key[3:])}" if key.startswith("no_") else
-                     f"with {labels.covariate_inline(key)}") if key else ""
+        title = words.instrument_short(name)
+        for key, sub in comparisons(node):
+            group = "" if key in ("", "overall") else words.subgroup(name, key)
             topic = ", ".join(part for part in (title, group, "mean ± SD") if part)
             path = f"paired.{name}.{key}" if key else f"paired.{name}"
-            rows.append(_paired(sub, path, topic, caveats, unit=unit, digits=digits.get(name, 1)))
+            rows.append(_paired(sub, path, topic, caveats, unit=unit, digits=digits.get(name, 1), words=words))
     return rows
 
 
-def _logrank_text(node: dict[str, Any]) -> str:
+def _logrank_text(node: dict[str, Any], words: Labels) -> str:
     logrank = node.get("logrank") or {}
     tests = ", ".join(
-        f"{labels.covariate_inline(k)} {fmt.pvalue((v or {}).get('p'))}" for k, v in logrank.items()
+        f"{words.fact_inline(k)} {fmt.pvalue((v or {}).get('p'))}" for k, v in logrank.items()
     )
     if not tests:
         return NOT_ESTIMABLE
@@ -129,7 +134,7 @@ def _logrank_text(node: dict[str, Any]) -> str:
     return f"log-rank p ({caveat}): {tests}" if caveat else f"log-rank p: {tests}"
 
 
-def _survival(results: dict[str, Any], name: str, caveats: Caveats) -> dict[str, Any]:
+def _survival(results: dict[str, Any], name: str, caveats: Caveats, words: Labels) -> dict[str, Any]:
     path = f"survival.{name}"
     node = dig(results, path) or {}
     year = next((c for c in landmark_cells(node) if c["months"] == "12"), None)
@@ -137,34 +142,34 @@ def _survival(results: dict[str, Any], name: str, caveats: Caveats) -> dict[str,
     if year and year["estimate"] != NOT_AVAILABLE:
         parts.append(f"at 12 months {year['estimate']}")
     return _row(
-        f"{labels.ENDPOINTS.get(name, labels.flag(name))}, median",
+        f"{words.endpoint(name)}, median",
         parts,
-        _logrank_text(node),
+        _logrank_text(node, words),
         caveats.refs(f"{path}.median_months", f"{path}.n", f"{path}.events", f"{path}.logrank",
                      f"{path}.landmarks"),
         joiner="; ",
     )
 
 
-def _cox(results: dict[str, Any], caveats: Caveats) -> dict[str, Any]:
+def _cox(results: dict[str, Any], study: StudyDefinition, caveats: Caveats, words: Labels) -> dict[str, Any]:
     parts, paths, covariates = [], [], []
-    for name, node in (results.get("survival") or {}).items():
-        model = dig(node, "cox.multivariable") if isinstance(node, dict) else None
+    for name, node in endpoints(study, results):
+        model = dig(node, "cox.multivariable")
         if not isinstance(model, dict):
             continue
         paths.append(f"survival.{name}.cox.multivariable")
         estimable = bool(model.get("estimable")) and bool(model.get("terms"))
-        parts.append(f"{labels.SHORT_ENDPOINTS.get(name, name.upper())}: "
+        parts.append(f"{words.endpoint_short(name)}: "
                      f"{'estimated, see Survival' if estimable else NOT_ESTIMABLE}")
         for term in dig(node, "cox.univariable") or []:
             covariate = str(term.get("covariate") or str(term.get("term", "")).partition("=")[0])
-            if covariate and labels.covariate_inline(covariate) not in covariates:
-                covariates.append(labels.covariate_inline(covariate))
+            if covariate and words.fact_inline(covariate) not in covariates:
+                covariates.append(words.fact_inline(covariate))
     return _row("Cox model, multivariable", "; ".join(parts) or NOT_ESTIMABLE,
                 f"covariates: {', '.join(covariates)}" if covariates else "", caveats.refs(*paths))
 
 
-def _responders(results: dict[str, Any], caveats: Caveats) -> list[dict[str, Any]]:
+def _responders(results: dict[str, Any], caveats: Caveats, words: Labels) -> list[dict[str, Any]]:
     """One row: per instrument with an MCID, the share of patients reaching it at its last timepoint."""
     parts, mcids, baselines = [], [], set()
     for name, node in (results.get("responders") or {}).items():
@@ -174,11 +179,11 @@ def _responders(results: dict[str, Any], caveats: Caveats) -> list[dict[str, Any
         last = points[-1]
         count, n = fmt.integer(last.get("count")), fmt.integer(last.get("n"))
         low, high = fmt.ci_percent(last.get("percent"), last.get("ci_lower"), last.get("ci_upper"), last.get("n"))
-        parts.append(f"{labels.instrument(name)} {count}/{n} at {labels.timepoint(str(last.get('timepoint')))}, "
+        parts.append(f"{words.instrument(name)} {count}/{n} at {words.timepoint(str(last.get('timepoint')))}, "
                      f"{fmt.percent_ci(last.get('percent'), low, high)}")  # may wrap: not an arrow row
         better = "−" if node.get("better") == "lower" else "+"
-        mcids.append(f"{labels.instrument(name)} {better}{fmt.exact(node.get('mcid'), 0, 2)}")
-        baselines.add(labels.timepoint(str(node.get("baseline") or "pre")).lower())
+        mcids.append(f"{words.instrument(name)} {better}{fmt.exact(node.get('mcid'), 0, 2)}")
+        baselines.add(words.timepoint(str(node.get("baseline") or next(iter(words.timepoints), ""))).lower())
     if not parts:
         return []
     test = f"change from {' / '.join(sorted(baselines))} of at least the MCID: {', '.join(mcids)}; exact 95% CI"
@@ -215,14 +220,15 @@ def _sentence(text: str) -> str:
 def key_findings(results: dict[str, Any], study: StudyDefinition, caveats: Caveats,
                  digits: dict[str, int] | None = None) -> dict[str, Any]:
     digits = digits or {}
+    words = Labels(study)
     rows: list[dict[str, Any]] = [
         _followup(results, caveats),
-        *(_trend(results, name, study, caveats, digits.get(name, 1)) for name in study.analysis.repeated_instruments),
+        *(_trend(results, spec, study, caveats, digits.get(spec.instrument, 1)) for spec in study.analysis.repeated),
         *_paired_rows(results, study, caveats, digits),
-        *_responders(results, caveats),
-        *(_survival(results, name, caveats) for name in (results.get("survival") or {}) if name in ("os", "pfs")),
+        *_responders(results, caveats, words),
+        *(_survival(results, name, caveats, words) for name, _ in endpoints(study, results)),
         *_implant(results, caveats),
-        _cox(results, caveats),
+        _cox(results, study, caveats, words),
     ]
     events = [
         {
@@ -258,12 +264,13 @@ VERDICTS = {
 }
 
 
-def claims(results: dict[str, Any]) -> list[dict[str, str]]:
+def claims(results: dict[str, Any], words: Labels | None = None) -> list[dict[str, str]]:
     """The abstract's claims, each with its verdict (one of five), the reason and the evidence.
 
     Read from ``claims[]`` of ``{claim, verdict, reason, evidence, path}``; an older run's ``supported`` /
     ``not supported`` are shown as they were, with the same styles as reproduced / contradicted.
     """
+    words = words or Labels()
     rows = []
     for item in results.get("claims") or []:
         if not isinstance(item, dict):
@@ -273,8 +280,8 @@ def claims(results: dict[str, Any]) -> list[dict[str, str]]:
             verdict = "supported" if item["supported"] else "not supported"
         text = str(verdict or fmt.MISSING)
         symbol, style = VERDICTS.get(text, ("", "other"))
-        reason = labels.clinical(str(item.get("reason") or ""))
-        evidence = labels.clinical(str(item.get("evidence") or ""))
+        reason = words.clinical(str(item.get("reason") or ""))
+        evidence = words.clinical(str(item.get("evidence") or ""))
         rows.append({
             "claim": str(item.get("claim") or item.get("text") or ""),
             "verdict": text,

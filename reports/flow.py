@@ -20,7 +20,10 @@ from reports import formatting as fmt
 from reports import labels
 from reports.formatting import as_float
 from reports.inputs import dig
+from reports.sections import comparisons, endpoints, paired_results
 
+DEATH = "death"
+"""The cohort.csv column of every study: 1 if the patient died during follow-up."""
 LOST_MONTHS = 6.0
 """Alive patients without contact for longer than this before the data cut-off count as lost to follow-up."""
 
@@ -105,7 +108,7 @@ def lost_to_followup(cohort: pd.DataFrame, cutoff: date | None) -> int | None:
     gap = last_contact_gap(cohort, cutoff)
     if gap.isna().all():
         return None
-    died = pd.to_numeric(cohort.get("os_event", pd.Series(0, index=cohort.index)), errors="coerce").fillna(0) == 1
+    died = pd.to_numeric(cohort.get(DEATH, pd.Series(0, index=cohort.index)), errors="coerce").fillna(0) == 1
     return int(((gap > LOST_MONTHS) & ~died).sum())
 
 
@@ -122,29 +125,24 @@ def study_period(cohort: pd.DataFrame) -> str:
 def _analysed(results: dict[str, Any], study: StudyDefinition, included: int) -> list[dict[str, str]]:
     """One line per outcome: the patients its analysis used, and how many it could not use."""
     rows = []
-    a = study.analysis
-    times = ", ".join(labels.timepoint(t) for t in a.repeated_timepoints)
-    for name in a.repeated_instruments:
-        node = dig(results, f"repeated_measures.{name}.friedman") or {}
-        instrument = study.instruments.get(name)
-        rows.append(_analysed_row(f"{labels.instrument_title(instrument.label) if instrument else name}: "
-                                  f"values at every timepoint ({times})", node.get("n"), included))
-    for name, node in (results.get("paired") or {}).items():
-        if not isinstance(node, dict):
-            continue
-        instrument = study.instruments.get(name)
-        title = labels.instrument_title(instrument.label) if instrument else name
-        groups = [node] if "mean_pre" in node else [s for s in node.values() if isinstance(s, dict) and "mean_pre" in s]
+    words = labels.Labels(study)
+    for spec in study.analysis.repeated:
+        node = dig(results, f"repeated_measures.{spec.instrument}.friedman") or {}
+        times = ", ".join(words.timepoint(t) for t in spec.timepoints)
+        rows.append(_analysed_row(f"{words.instrument_title(spec.instrument)}: values at every timepoint ({times})",
+                                  node.get("n"), included))
+    for name, node in paired_results(study, results):
+        found = comparisons(node)
+        groups = [sub for key, sub in found if key != "overall"] or [sub for _, sub in found]
         if not groups:
             continue
         n = sum(as_float(g.get("n")) or 0 for g in groups)
         first = groups[0]
-        times_pair = " and ".join(labels.timepoint(str(first.get(k))) for k in ("before", "after") if first.get(k))
+        title = words.instrument_title(name)
+        times_pair = " and ".join(words.timepoint(str(first.get(k))) for k in ("before", "after") if first.get(k))
         rows.append(_analysed_row(f"{title}: {times_pair}" if times_pair else title, n, included))
-    for name, node in (results.get("survival") or {}).items():
-        if isinstance(node, dict):
-            rows.append(_analysed_row(f"{labels.ENDPOINTS.get(name, labels.flag(name))}: time and status known",
-                                      node.get("n"), included))
+    for name, node in endpoints(study, results):
+        rows.append(_analysed_row(f"{words.endpoint(name)}: time and status known", node.get("n"), included))
     return rows
 
 
@@ -159,6 +157,7 @@ def measurement_completeness(results: dict[str, Any], study: StudyDefinition) ->
     ``{instrument, timepoint, done, expected, percent, previous_percent}``, written by service runs); the
     previous run's percentage beside it when it differs. Empty when results.json has none."""
     items = [c for c in results.get("followup_completeness") or [] if isinstance(c, dict)]
+    words = labels.Labels(study)
     if not items:
         return {"timepoints": [], "rows": []}
     order = list(study.timepoints)
@@ -179,9 +178,8 @@ def measurement_completeness(results: dict[str, Any], study: StudyDefinition) ->
             if before is not None and fmt.percent(before) != share:
                 share += f", was {fmt.percent(before)}"
             cells.append(f"{fmt.integer(c.get('done'))}/{fmt.integer(c.get('expected'))} ({share})")
-        instrument = study.instruments.get(name)
-        rows.append({"instrument": labels.instrument_title(instrument.label) if instrument else name, "cells": cells})
-    return {"timepoints": [labels.timepoint(t) for t in timepoints], "rows": rows}
+        rows.append({"instrument": words.instrument_title(name), "cells": cells})
+    return {"timepoints": [words.timepoint(t) for t in timepoints], "rows": rows}
 
 
 def reconciliation(quality: dict[str, Any]) -> dict[str, Any]:
@@ -219,7 +217,7 @@ def patient_flow(cohort: pd.DataFrame, results: dict[str, Any], quality: dict[st
     after_cutoff = _patients_with(detail, AFTER_CUTOFF)
     cutoff = cutoff_date(run)
     lost = lost_to_followup(cohort, cutoff)
-    died = int((pd.to_numeric(cohort.get("os_event", pd.Series(dtype=float)), errors="coerce") == 1).sum())
+    died = int((pd.to_numeric(cohort.get(DEATH, pd.Series(dtype=float)), errors="coerce") == 1).sum())
     procedures = ", ".join(study.index_procedure) or "the index procedure"
     return {
         "in_source": fmt.integer(in_source) if in_source is not None else fmt.MISSING,
@@ -239,12 +237,19 @@ def patient_flow(cohort: pd.DataFrame, results: dict[str, Any], quality: dict[st
         "reconciliation": reconciliation(quality),
         "measurements": measurement_completeness(results, study),
         "abbreviations": _abbreviations(cohort, study),
+        "progression": _progression(study),
         "complications_timed": any(f"{c}_months" in cohort or f"{c}_days" in cohort for c in study.complications),
     }
 
 
+def _progression(study: StudyDefinition) -> str:
+    """The endpoint a progression (a study event) ends, in a sentence (``progression-free survival``), or ""."""
+    found = next((e for e in study.endpoints.values() if set(e.events) & set(study.events)), None)
+    return labels.inline(found.label) if found else ""
+
+
 def _abbreviations(cohort: pd.DataFrame, study: StudyDefinition) -> str:
-    """``HO heterotopic ossification; SF screw fracture``: the swimmer plot's labels of the complications seen."""
+    """``DI deep infection; Dis dislocation``: the swimmer plot's labels of the complications seen."""
     seen = [c for c in study.complications
             if c in cohort and (pd.to_numeric(cohort[c], errors="coerce") == 1).any()]
     return "; ".join(f"{labels.abbreviation(c)} {labels.flag(c).lower()}" for c in seen) or "none recorded"

@@ -5,8 +5,8 @@ Missing figures (``None``, NaN, infinite) print as an em dash; the caller adds t
 ==================  ==========================  ===================
 figure              rule                        example
 ==================  ==========================  ===================
-median, IQR         the measure's decimals      ``7.0 (6.0–8.5)``, KPS ``60 (40–60)``
-mean ± SD           one decimal more            ``11.0 ± 4.1`` (MSTS), ``7.07 ± 1.46`` (VAS)
+median, IQR         the measure's decimals      ``7.0 (6.0–8.5)``, ``60 (40–60)`` (a 0–100 score)
+mean ± SD           one decimal more            ``11.0 ± 4.1``, ``7.07 ± 1.46`` (a 0–10 scale)
 percent, CI         1 decimal                   ``57.1% (18.4 to 90.1)``
 months              1 decimal                   ``10.6``
 test statistic      2 decimals                  ``17.78``
@@ -19,7 +19,7 @@ difference, CI      one decimal more            ``−0.63 (−0.92 to −0.35)``
 
 A range (IQR, min–max) uses an en dash, or "to" when a bound is negative; a confidence interval always
 uses "to" (one CI style in the whole report: ``0.02 to 1.45``). A measure's decimals are those of its
-values (:func:`decimals_of`): KPS in steps of 10 prints ``60``, VAS in half points ``7.5``; a median or
+values (:func:`decimals_of`): a score in steps of 10 prints ``60``, a scale in half points ``7.5``; a median or
 quartile that needs one more decimal than that (``42.5``) gets it.
 """
 
@@ -119,7 +119,7 @@ def exact(value: Any, digits: int, extra: int = 1) -> str:
 
 
 def median_iqr(median: Any, q1: Any, q3: Any, digits: int = 1) -> str:
-    """``7.0 (6.0–8.5)``; with ``digits`` 0 (KPS) ``60 (40–60)``, one more decimal where a value needs it."""
+    """``7.0 (6.0–8.5)``; with ``digits`` 0 ``60 (40–60)``, one more decimal where a value needs it."""
     if as_float(median) is None:
         return MISSING
     lo, hi = as_float(q1), as_float(q3)
@@ -159,7 +159,7 @@ def estimate_ci(value: Any, low: Any, high: Any, digits: int) -> str:
 
 
 def decimals_of(values: Any, cap: int = 2) -> int:
-    """The decimals a measure is recorded with: 0 for KPS in tens, 1 for VAS in half points (at most ``cap``)."""
+    """The decimals a measure is recorded with: 0 for a score in tens, 1 for half points (at most ``cap``)."""
     digits = 0
     for value in values:
         x = as_float(value)

@@ -2,7 +2,7 @@
 
 The curve and its band come from ``results.json`` (the analysis owns the estimate). Numbers at risk every
 3 months come from results.json where it lists them, else from the cohort table the estimate was computed
-from; censor marks likewise. All endpoints of a report share one x-axis (``horizon``), so OS and PFS read
+from; censor marks likewise. All endpoints of a report share one x-axis (``horizon``), so the endpoints read
 side by side.
 """
 

@@ -18,14 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import pandas as pd
 from markupsafe import Markup
 
 from config.errors import ReportError
 from config.study import StudyDefinition
-from reports import charts, flow, kmplot, labels, survival, swimmer
+from reports import figures
 from reports.changes import compare_runs, require_unique_ids
-from reports.context import IMPLANT, build_context, pseudonym_flag
+from reports.context import build_context, pseudonym_flag
 from reports.fetcher import AssetFetcher
 from reports.inputs import RunFiles, read_run_files
 
@@ -54,57 +53,11 @@ def stylesheet() -> Markup:
     return Markup(resources.files("templates").joinpath(STYLESHEET).read_text(encoding="utf-8"))  # noqa: S704
 
 
-def _progressed(cohort: pd.DataFrame, study: StudyDefinition) -> frozenset[str]:
-    """Study ids of the patients with a study event (local recurrence, metastasis, …) during follow-up."""
-    events = [e for e in study.events if e in cohort.columns]
-    if not events or cohort.empty:
-        return frozenset()
-    flags = cohort[events].apply(pd.to_numeric, errors="coerce").fillna(0)
-    return frozenset(cohort.loc[(flags == 1).any(axis=1), "study_id"].astype(str))
-
-
-def _horizon(cohort: pd.DataFrame, columns: list[str]) -> float:
-    """The longest time of any endpoint: the x-axis shared by every Kaplan–Meier chart."""
-    times = [pd.to_numeric(cohort[column], errors="coerce").max() for column in columns if column in cohort]
-    known = [float(t) for t in times if pd.notna(t)]
-    return max(known, default=0.0)
-
-
 def build_charts(files: RunFiles, study: StudyDefinition, run: dict[str, Any] | None = None) -> dict[str, Markup]:
-    """Every chart as inline SVG, marked safe: matplotlib draws it from numbers; its only words are our labels
-    and the study definition's, XML-escaped by matplotlib."""
-    a = study.analysis
-    cohort = files.cohort
-    trends = [(name, study.instruments[name].label) for name in a.repeated_instruments if name in study.instruments]
-    scales = {name: (inst.min, inst.max) for name, inst in study.instruments.items()}
-    axis = {name: inst.label for name, inst in study.instruments.items()}
-    implant = files.results.get("implant")
-    reoperations = [str(r.get("name")) for r in (implant.get("reoperations") or []) if isinstance(r, dict)] \
-        if isinstance(implant, dict) else []
-    lanes = swimmer.lanes(cohort, flow.cutoff_date(run or {}), list(study.complications), list(study.events),
-                          reoperations)
-    svgs = {
-        "trends": charts.trend_chart(files.measures, files.results, trends, a.repeated_timepoints, scales=scales,
-                                     progressed=_progressed(cohort, study)),
-        "paired": charts.paired_chart(files.measures, cohort, a.msts_timepoints, a.sij_timepoints, axis),
-        "swimmer": swimmer.swimmer_chart(lanes),
-    }
-    curves = [(name, node, f"{name}_months", f"{name}_event", labels.ENDPOINTS.get(name, labels.flag(name)))
-              for name, node in (files.results.get("survival") or {}).items() if isinstance(node, dict)]
-    node = implant.get("survival") if isinstance(implant, dict) else None
-    if isinstance(node, dict) and isinstance(implant, dict):
-        flag = str(implant.get("survival_endpoint") or "")
-        title = f"Implant survival (free of {labels.flag(flag).lower()})"
-        curves.append((IMPLANT, node, f"{flag}_months", flag, title))
-    horizon = _horizon(cohort, [column for _, _, column, _, _ in curves])
-    for name, node, column, event, title in curves:
-        km, censored = node.get("km") or [], node.get("censored_months")
-        durations = cohort.get(column, pd.Series(dtype=float))
-        events = cohort.get(event, pd.Series(dtype=float))
-        marks = censored if isinstance(censored, list) else None
-        svgs[f"km_{name}"] = kmplot.km_chart(km, durations, events, title, censored=marks, prefix=f"km-{name}",
-                                            horizon=horizon, risk=survival.risk_table(node) or None)
-    return {key: Markup(svg) for key, svg in svgs.items()}  # noqa: S704
+    """Every chart as inline SVG (:func:`reports.figures.svgs`, as the study's plan says), marked safe:
+    matplotlib draws it from numbers; its only words are our labels and the study definition's, XML-escaped
+    by matplotlib."""
+    return {key: Markup(svg) for key, svg in figures.svgs(files, study, run).items()}  # noqa: S704
 
 
 def render_html(context: dict[str, Any]) -> str:

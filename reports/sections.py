@@ -8,7 +8,8 @@ an older results.json lacks prints as "not available", never as a blank that rea
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -33,18 +34,17 @@ def describe_test(name: str, value: Any, df: Any, p: Any, n: Any = None) -> str:
 
 
 def instrument_digits(measures: pd.DataFrame, study: StudyDefinition) -> dict[str, int]:
-    """The decimals each instrument is recorded with in measures.csv (KPS 0, VAS 1): the report prints its
-    medians and quartiles with these, its means, SDs and differences with one more."""
+    """The decimals each instrument is shown with: the study file's ``decimals``, else those it is recorded
+    with in measures.csv (a 0-100 score in steps of 10: 0, a 0-10 scale in half points: 1). The report prints
+    medians and quartiles with these, means, SDs and differences with one more. Paired comparisons' names
+    get their instrument's."""
     digits = {name: 1 for name in study.instruments}
     if {"instrument", "value"} <= set(measures.columns):
         for name, values in measures.groupby("instrument")["value"]:
             digits[str(name)] = fmt.decimals_of(values)
+    digits.update({name: i.decimals for name, i in study.instruments.items() if i.decimals is not None})
+    digits.update({p.name: digits.get(p.instrument, 1) for p in study.analysis.paired})
     return digits
-
-
-def short_name(study: StudyDefinition, name: str) -> str:
-    return labels.instrument(name) if name in labels.INSTRUMENTS or name not in study.instruments \
-        else labels.instrument_title(study.instruments[name].label)
 
 
 def effect(node: dict[str, Any], key: str, digits: int) -> str:
@@ -78,10 +78,10 @@ def _pairs(node: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
     return {(str(p.get("a")), str(p.get("b"))): p for p in node.get("pairwise") or [] if isinstance(p, dict)}
 
 
-def _pairwise_rows(node: dict[str, Any], digits: int) -> list[dict[str, str]]:
+def _pairwise_rows(node: dict[str, Any], digits: int, words: labels.Labels) -> list[dict[str, str]]:
     return [
         {
-            "pair": f"{labels.timepoint(a)} vs {labels.timepoint(b)}",
+            "pair": f"{words.timepoint(a)} vs {words.timepoint(b)}",
             "statistic": fmt.rank_statistic(p.get("statistic")),
             "p": fmt.pvalue(p.get("p")),
             "p_adjusted": fmt.pvalue(p.get("p_adjusted")),
@@ -92,42 +92,69 @@ def _pairwise_rows(node: dict[str, Any], digits: int) -> list[dict[str, str]]:
     ]
 
 
+def repeated_groups(study: StudyDefinition) -> list[tuple[tuple[str, ...], list[str]]]:
+    """The plan's repeated instruments grouped by their timepoints, in plan order: instruments measured at the
+    same timepoints share a table (and a row per timepoint)."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for spec in study.analysis.repeated:
+        groups.setdefault(tuple(spec.timepoints), []).append(spec.instrument)
+    return list(groups.items())
+
+
+def section_title(words: labels.Labels, names: Iterable[str], what: str) -> str:
+    """``A and B over time``: a section's title from the short labels of its instruments."""
+    shown = list(dict.fromkeys(words.instrument_short(n) for n in names))
+    if not shown:
+        return ""
+    joined = ", ".join(shown[:-1]) + f" and {shown[-1]}" if len(shown) > 1 else "".join(shown)
+    return f"{joined} {what}".strip()
+
+
 def repeated(results: dict[str, Any], study: StudyDefinition, caveats: Caveats,
              digits: dict[str, int] | None = None) -> dict[str, Any]:
-    """The repeated instruments side by side: a row per timepoint, the Friedman tests, and per instrument a
-    row per pair of timepoints with its signed-rank test and effect sizes."""
+    """The plan's repeated instruments side by side (one table per set of timepoints): a row per timepoint,
+    the Friedman tests, and per instrument a row per pair of timepoints with its signed-rank test and effect
+    sizes. ``tables`` is empty when the plan has no repeated-measures analysis."""
     digits = digits or {}
-    names = list(study.analysis.repeated_instruments)
-    nodes = [dig(results, f"repeated_measures.{name}") or {} for name in names]
-    titles = [labels.instrument_title(study.instruments[n].label) if n in study.instruments else n for n in names]
-    rows = [
-        {"timepoint": labels.timepoint(tp),
-         "cells": [_timepoint_cells(node, tp, digits.get(name, 1)) for name, node in zip(names, nodes, strict=True)]}
-        for tp in study.analysis.repeated_timepoints
-    ]
+    words = labels.Labels(study)
+    names = [spec.instrument for spec in study.analysis.repeated]
+    tables = []
+    for timepoints, group in repeated_groups(study):
+        nodes = [dig(results, f"repeated_measures.{name}") or {} for name in group]
+        tables.append({
+            "instruments": [words.instrument_title(n) for n in group],
+            "labels": [words.instrument_label(n) for n in group],
+            "rows": [
+                {"timepoint": words.timepoint(tp),
+                 "cells": [_timepoint_cells(node, tp, digits.get(name, 1)) for name, node in zip(group, nodes,
+                                                                                                 strict=True)]}
+                for tp in timepoints
+            ],
+        })
     friedman = []
     methods = []
     pairwise: list[dict[str, Any]] = []
-    for name, title, node in zip(names, titles, nodes, strict=True):
+    for name in names:
+        title = words.instrument_title(name)
+        node = dig(results, f"repeated_measures.{name}") or {}
         fr = node.get("friedman") or {}
         friedman.append({"instrument": title, "text": describe_test(
             "χ²", fr.get("statistic"), fr.get("df"), fr.get("p"), fr.get("n"))})
         used = sorted({str(p.get("method")) for p in _pairs(node).values() if p.get("method")})
         if used:
             methods.append({"instrument": title, "text": "; ".join(used)})
-        found = _pairwise_rows(node, digits.get(name, 1))
+        found = _pairwise_rows(node, digits.get(name, 1), words)
         if found:
             pairwise.append({"instrument": title, "rows": found})
     every: list[dict[str, str]] = [row for block in pairwise for row in block["rows"]]
     return {
-        "instruments": titles,
-        "labels": [study.instruments[n].label if n in study.instruments else n for n in names],
-        "rows": rows,
+        "title": section_title(words, names, "over time"),
+        "tables": tables,
         "friedman": friedman,
         "pairwise": pairwise,
         "effects": any(r["hodges_lehmann"] != NOT_AVAILABLE or r["mean_difference"] != NOT_AVAILABLE for r in every),
         "methods": methods,
-        "caveats": caveats.about("repeated_measures"),
+        "caveats": caveats.about(*(f"repeated_measures.{name}" for name in names)) if names else [],
     }
 
 
@@ -160,69 +187,122 @@ def _paired_row(label: str, node: dict[str, Any], digits: int) -> dict[str, str]
     }
 
 
-def _between(node: Any, unit: str, digits: int, group: str) -> str:
-    """The between-group comparison of the change: Welch t and the rank-sum test, when results.json has it."""
+def between_groups(node: Any, groups: list[str]) -> dict[str, Any]:
+    """results.json ``paired.<name>.between_groups`` as ``{groups, n, mean_change, sd_change}`` dicts by group
+    (schema 3.0); the flat ``n_<group>``, ``mean_change_<group>``, ``sd_change_<group>`` of schema 2.0 read too."""
     if not isinstance(node, dict):
+        return {}
+    if isinstance(node.get("groups"), list):
+        return node
+    return {**node, "groups": groups, **{key: {g: node.get(f"{key}_{g}") for g in groups}
+                                         for key in ("n", "mean_change", "sd_change")}}
+
+
+def _between(node: Any, unit: str, digits: int, phrase: Callable[[str], str]) -> str:
+    """The between-group comparison of the change: Welch t and the rank-sum test, when results.json has it."""
+    if not isinstance(node, dict) or len(node.get("groups") or []) != 2:
         return ""
-    with_group = _with_unit(fmt.mean_sd(node.get(f"mean_change_{group}"), node.get(f"sd_change_{group}"), digits),
-                            unit)
-    without = _with_unit(fmt.mean_sd(node.get(f"mean_change_no_{group}"), node.get(f"sd_change_no_{group}"), digits),
-                         unit)
-    change = f"mean change {with_group} with {labels.covariate_inline(group)} vs {without} without"
+    first, second = (str(g) for g in node["groups"])
+
+    def change(group: str) -> str:
+        mean, sd = (node.get(key) or {} for key in ("mean_change", "sd_change"))
+        return _with_unit(fmt.mean_sd(mean.get(group), sd.get(group), digits), unit)
+
+    second_words = phrase(second)
+    if phrase(first).startswith("with ") and second_words.startswith("without "):
+        second_words = "without"  # "with <the flag> vs … without"
+    text = f"mean change {change(first)} {phrase(first)} vs {change(second)} {second_words}"
     welch = describe_test("Welch t", node.get("t"), node.get("df"), node.get("p"))
     rank = _rank_test(node.get("rank_sum"), "rank-sum W")
-    effects = [f"{word} {text}" for word, text in (
+    effects = [f"{word} {found}" for word, found in (
         ("difference in mean change", effect(node, "mean_difference", digits)),
         ("Hodges–Lehmann difference", effect(node, "hodges_lehmann", digits)),
-    ) if text not in (NOT_AVAILABLE, NOT_ESTIMABLE)]
-    return "; ".join([change, welch, *([rank] if rank else []), *effects])
+    ) if found not in (NOT_AVAILABLE, NOT_ESTIMABLE)]
+    return "; ".join([text, welch, *([rank] if rank else []), *effects])
 
 
-def _is_comparison(node: Any) -> bool:
+def planned(results: dict[str, Any], key: str, names: Iterable[str]) -> list[tuple[str, Any]]:
+    """The plan's entries of results.json ``key`` (``paired``, ``survival``), in plan order: a result the plan
+    does not name has no place in the report, a planned one missing from results.json is left out."""
+    found = results.get(key)
+    found = found if isinstance(found, dict) else {}
+    return [(name, found[name]) for name in dict.fromkeys(names) if name in found]
+
+
+def endpoints(study: StudyDefinition, results: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The plan's survival endpoints in results.json (every endpoint of the study file when the plan names none,
+    every one of results.json when the study file has none)."""
+    names = study.analysis.survival.endpoints or tuple(study.endpoints) or tuple(results.get("survival") or {})
+    return [(name, node) for name, node in planned(results, "survival", names) if isinstance(node, dict)]
+
+
+def paired_results(study: StudyDefinition, results: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The plan's paired comparisons in results.json, in plan order."""
+    return planned(results, "paired", (p.name for p in study.analysis.paired))
+
+
+def is_comparison(node: Any) -> bool:
     return isinstance(node, dict) and "mean_pre" in node
+
+
+def comparisons(node: Any) -> list[tuple[str, dict[str, Any]]]:
+    """(group, comparison) of a results.json ``paired.<name>``: ``("", node)`` for one without subgroups; else
+    ``overall`` (when there) first, then the subgroups in results.json order."""
+    if not isinstance(node, dict):
+        return []
+    if is_comparison(node):
+        return [("", node)]
+    found = [(key, sub) for key, sub in node.items() if key != "between_groups" and is_comparison(sub)]
+    return sorted(found, key=lambda item: item[0] != "overall")
 
 
 def paired(results: dict[str, Any], study: StudyDefinition, caveats: Caveats,
            digits: dict[str, int] | None = None) -> list[dict[str, Any]]:
-    """One block per instrument of results.json ``paired``: its comparison of two timepoints overall, or one
-    row per subgroup (``<group>`` / ``no_<group>``) with the between-group comparison of the change."""
+    """One block per comparison of results.json ``paired``: its two timepoints overall, and one row per
+    subgroup of its ``by`` fact with the between-group comparison of the change."""
     digits = digits or {}
+    words = labels.Labels(study)
+    specs = {p.name: p for p in study.analysis.paired}
     blocks = []
-    for name, node in (results.get("paired") or {}).items():
-        if not isinstance(node, dict):
+    for name, node in paired_results(study, results):
+        found = comparisons(node)
+        if not found:
             continue
-        instrument = study.instruments.get(name)
+        spec = specs.get(name)
+        instrument = study.instruments.get(words.instrument_key(name))
         unit = instrument.unit if instrument else ""
         d = digits.get(name, 1)
-        if _is_comparison(node):
-            rows = [_paired_row("All patients", node, d)]
-            first = node
-            between = ""
-        else:
-            groups = [(key, sub) for key, sub in node.items() if _is_comparison(sub)]
-            rows = [_paired_row(_group_label(key), sub, d) for key, sub in groups]
-            first = groups[0][1] if groups else {}
-            base = next((key for key, _ in groups if not key.startswith("no_")), "")
-            between = _between(node.get("between_groups"), unit, d + 1, base)
-        times = (labels.timepoint(str(first.get("before", "pre"))), labels.timepoint(str(first.get("after", ""))))
+        by = spec.by if spec and spec.by else ""
+        rows = [_paired_row(_group_label(words, name, key, by), sub, d) for key, sub in found]
+        groups = [key for key, _ in found if key not in ("", "overall")]
+        between = _between(between_groups(node.get("between_groups"), groups), unit, d + 1,
+                           partial(words.subgroup, name))
+        first = found[0][1]
+        single = found[0][0] == ""
+        before = str(first.get("before") or (spec.before if spec else ""))
+        after = str(first.get("after") or (spec.after if spec else ""))
         blocks.append({
             "name": name,
-            "title": instrument.label if instrument else labels.instrument(name),
+            "title": words.instrument_label(name),
+            "subtitle": f"by {words.fact_inline(by)}" if by else "",
             "unit": unit,
-            "times": times,
+            "times": (words.timepoint(before), words.timepoint(after)),
             "rows": rows,
             "hodges_lehmann": any(r["hodges_lehmann"] != NOT_AVAILABLE for r in rows),
-            "wilcoxon": _rank_test(first.get("wilcoxon"), "V") if _is_comparison(node) else "",
+            "wilcoxon": _rank_test(first.get("wilcoxon"), "V") if single else "",
             "between": between,
             "caveats": caveats.about(f"paired.{name}"),
         })
     return blocks
 
 
-def _group_label(key: str) -> str:
-    if key.startswith("no_"):
-        return f"No {labels.covariate_inline(key[3:])}"
-    return labels.covariate(key)
+def _group_label(words: labels.Labels, name: str, key: str, by: str) -> str:
+    if key in ("", "overall"):
+        return "All patients"
+    if by:
+        return words.group(by, key)
+    phrase = words.subgroup(name, key)
+    return phrase[:1].upper() + phrase[1:]
 
 
 # --------------------------------------------------------------------------- responders
@@ -253,17 +333,18 @@ def _share(item: dict[str, Any]) -> tuple[str, str]:
     return f"{fmt.integer(count)}/{fmt.integer(n)}", fmt.percent_ci(percent, low, high)
 
 
-def _comparison(item: dict[str, Any]) -> str:
+def _comparison(item: dict[str, Any], words: labels.Labels) -> str:
     pairs = (("a", "b"), ("before", "after"), ("from", "to"))
     for first, second in pairs:
         if item.get(first) and item.get(second):
-            return f"{labels.timepoint(str(item[first]))} to {labels.timepoint(str(item[second]))}"
-    return labels.timepoint(str(item["timepoint"])) if item.get("timepoint") else ""
+            return f"{words.timepoint(str(item[first]))} to {words.timepoint(str(item[second]))}"
+    return words.timepoint(str(item["timepoint"])) if item.get("timepoint") else ""
 
 
 def responders(results: dict[str, Any], study: StudyDefinition) -> list[dict[str, str]]:
     """Patients reaching the minimal clinically important difference, per instrument and timepoint
     (results.json ``responders.<instrument> {mcid, better, baseline, timepoints[]}``)."""
+    words = labels.Labels(study)
     rows = []
     for name, item in _entries(results.get("responders"), "instrument"):
         instrument = study.instruments.get(name)
@@ -276,11 +357,11 @@ def responders(results: dict[str, Any], study: StudyDefinition) -> list[dict[str
             mcid = as_float(record.get("mcid", item.get("mcid")))
             unit = instrument.unit if instrument else ""
             later = str(record.get("timepoint") or "")
-            comparison = (f"{labels.timepoint(baseline)} to {labels.timepoint(later)}" if baseline and later
-                          else _comparison(record))
+            comparison = (f"{words.timepoint(baseline)} to {words.timepoint(later)}" if baseline and later
+                          else _comparison(record, words))
             sign = "−" if better == "lower" else "+" if better == "higher" else ""
             rows.append({
-                "instrument": labels.instrument_title(instrument.label) if instrument else labels.instrument(name),
+                "instrument": words.instrument_title(name),
                 "mcid": _with_unit(f"{sign}{fmt.exact(mcid, 0, 2)}", unit) if mcid is not None else fmt.MISSING,
                 "direction": f"{better} is better" if better in ("lower", "higher") else better,
                 "comparison": comparison,

@@ -119,7 +119,7 @@ def _logrank(node: dict[str, Any], path: str, caveats: Caveats) -> list[dict[str
         missing = as_float(test.get("statistic")) is None
         events = as_float(test.get("events"))
         rows.append({
-            "covariate": labels.covariate(name),
+            "covariate": caveats.words.fact(name),
             "events": fmt.integer(events),
             "one_event": events is not None and events <= 1 and not missing,
             "statistic": NOT_ESTIMABLE if missing else fmt.statistic(test.get("statistic")),
@@ -142,7 +142,7 @@ def _terms(terms: Any, path: str, caveats: Caveats, per_covariate: bool) -> list
         hr = fmt.hazard_ratio(item.get("hr"), item.get("ci_lower"), item.get("ci_upper"))
         model = f"{path}.{covariate}" if per_covariate else path
         rows.append({
-            "term": labels.term(term),
+            "term": caveats.words.term(term),
             "hr": NOT_ESTIMABLE if missing else hr,
             "p": fmt.pvalue(item.get("p")),
             "ph_p": fmt.pvalue(item.get("ph_p")),
@@ -159,10 +159,10 @@ def endpoint(results: dict[str, Any], name: str, caveats: Caveats, *, path: str 
     node = dig(results, path) or {}
     multi = dig(node, "cox.multivariable") or {}
     estimable = bool(multi.get("estimable")) and bool(multi.get("terms"))
-    reason = labels.clinical(str(multi.get("reason") or "")) or caveats.reason(f"{path}.cox.multivariable")
+    reason = caveats.words.clinical(str(multi.get("reason") or "")) or caveats.reason(f"{path}.cox.multivariable")
     return {
         "name": name,
-        "title": title or labels.ENDPOINTS.get(name, str(node.get("label") or labels.flag(name))),
+        "title": title or caveats.words.endpoints.get(name) or str(node.get("label") or labels.flag(name)),
         "n": fmt.integer(node.get("n")),
         "events": count_of(node.get("events"), "event"),
         "events_n": f"{fmt.integer(node.get('events'))}/{fmt.integer(node.get('n'))}",

@@ -1,8 +1,8 @@
 """The swimmer plot: one lane per patient (study id), months from surgery on the x-axis.
 
 Each lane runs from the surgery (0) to the last contact; a dotted tail runs on to the data cut-off, so a
-gap in follow-up shows at a glance. Progression (a study event such as local recurrence or metastasis,
-at the PFS time), death (at the OS time) and the last contact of a living patient are marked. Complication
+gap in follow-up shows at a glance. Progression (a study event of the study file's [events], at the time of
+the first endpoint that counts it), death and the last contact of a living patient are marked. Complication
 dates are not in cohort.csv: a complication is marked on its lane at its time when the cohort table has a
 ``<flag>_months`` or ``<flag>_days`` column, and otherwise listed by abbreviation at the end of the lane.
 The figure's height is bounded, so a cohort of hundreds of patients still fits on one page.
@@ -19,6 +19,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
+from config.study import StudyDefinition
 from config.units import DAYS_PER_MONTH
 from reports import labels
 from reports.charts import ACCENT, BAND, INK, PATIENT, RC, new_figure, no_data, to_svg
@@ -26,6 +27,7 @@ from reports.charts import ACCENT, BAND, INK, PATIENT, RC, new_figure, no_data, 
 LANE_IN = 0.2
 MAX_HEIGHT_IN = 8.6
 MAX_LABELLED = 80
+DEATH = "death"
 
 
 @dataclass(frozen=True)
@@ -52,10 +54,29 @@ def _complication_time(row: pd.Series, name: str) -> float | None:
     return None if days is None else days / DAYS_PER_MONTH
 
 
+@dataclass(frozen=True)
+class LaneEndpoints:
+    """The cohort.csv columns the lanes read: the endpoint a progression ends (``<name>_months``,
+    ``<name>_event``; None: no progression is marked) and the 0/1 death column."""
+
+    progression: tuple[str, str] | None = None
+    death: str = DEATH
+
+
+def lane_endpoints(study: StudyDefinition) -> LaneEndpoints:
+    """The first endpoint of the study file whose events include a study event (a progression)."""
+    found = next((e for e in study.endpoints.values() if set(e.events) & set(study.events)), None)
+    return LaneEndpoints(found.columns if found else None)
+
+
 def lanes(cohort: pd.DataFrame, cutoff: date | None, complications: Sequence[str],
-          events: Sequence[str], reoperations: Sequence[str] = ()) -> list[Lane]:
+          events: Sequence[str], reoperations: Sequence[str] = (), *,
+          endpoints: LaneEndpoints | None = None) -> list[Lane]:
     """The lanes, earliest surgery first; patients without a follow-up time are left out. ``reoperations``:
-    0/1 columns with a ``<flag>_months`` time (a revision), marked on the lane at that time."""
+    0/1 columns with a ``<flag>_months`` time (a revision), marked on the lane at that time. A death is
+    marked at the last contact (the date of death); a progression at the time of ``endpoints.progression``
+    (:func:`lane_endpoints`; none without it)."""
+    endpoints = endpoints or LaneEndpoints()
     frame = cohort.copy()
     dates = frame["surgery_date"] if "surgery_date" in frame else pd.Series(pd.NaT, index=frame.index)
     frame["_surgery"] = pd.to_datetime(dates, errors="coerce")
@@ -69,8 +90,12 @@ def lanes(cohort: pd.DataFrame, cutoff: date | None, complications: Sequence[str
         potential = (
             None if cutoff is None or pd.isna(surgery) else (pd.Timestamp(cutoff) - surgery).days / DAYS_PER_MONTH
         )
-        progressed = _number(row, "pfs_event") == 1 and any(_number(row, e) == 1 for e in events)
-        died = _number(row, "os_event") == 1
+        progression = None
+        if endpoints.progression is not None:
+            months, event = endpoints.progression
+            if _number(row, event) == 1 and any(_number(row, e) == 1 for e in events):
+                progression = _number(row, months)
+        died = _number(row, endpoints.death) == 1
         flagged = tuple((c, _complication_time(row, c)) for c in complications if _number(row, c) == 1)
         times = [_number(row, f"{r}_months") for r in reoperations if _number(row, r) == 1]
         redone = tuple(t for t in times if t is not None)
@@ -78,8 +103,8 @@ def lanes(cohort: pd.DataFrame, cutoff: date | None, complications: Sequence[str
             study_id=str(row["study_id"]),
             followup=followup,
             potential=potential,
-            progression=_number(row, "pfs_months") if progressed else None,
-            death=_number(row, "os_months") if died else None,
+            progression=progression,
+            death=followup if died else None,
             complications=flagged,
             reoperations=redone,
         ))
@@ -120,7 +145,7 @@ def swimmer_chart(lanes_: list[Lane]) -> str:
         ax.spines["left"].set_visible(False)
         ax.grid(axis="x", color="#e5e5e5", lw=0.5)
         ax.set_axisbelow(True)
-        _legend(ax, any(lane.reoperations for lane in lanes_))
+        _legend(ax, any(lane.reoperations for lane in lanes_), any(lane.progression is not None for lane in lanes_))
         if not n:
             no_data(ax, "No patients")
         return to_svg(fig, "swimmer")
@@ -152,11 +177,12 @@ def _draw_lane(ax: Any, y: int, lane: Lane, *, thickness: float, labelled: bool,
         ax.text(end + 0.015 * horizon, y, ", ".join(untimed), va="center", ha="left", fontsize=6, color="#333333")
 
 
-def _legend(ax: Any, reoperation: bool) -> None:
+def _legend(ax: Any, reoperation: bool, progression: bool = True) -> None:
     handles = [
         *([ax.plot([], [], ls="none", marker="s", ms=4.5, mfc="white", mec=ACCENT, mew=1.1,
                    label="Reoperation")[0]] if reoperation else []),
-        ax.plot([], [], ls="none", marker="^", ms=5.5, color=ACCENT, label="Progression")[0],
+        *([ax.plot([], [], ls="none", marker="^", ms=5.5, color=ACCENT, label="Progression")[0]]
+          if progression else []),
         ax.plot([], [], ls="none", marker="X", ms=6, color="#111111", label="Death")[0],
         ax.plot([], [], ls="none", marker="o", ms=4, mfc="white", mec=INK, label="Last contact (alive)")[0],
         ax.plot([], [], color=PATIENT, lw=0.9, ls=(0, (1.5, 1.5)), label="No contact yet")[0],

@@ -1,4 +1,5 @@
-"""Table 1 (patient characteristics), counted from cohort.csv.
+"""Table 1 (patient characteristics), counted from cohort.csv: sex, age and the facts the study file's
+``[analysis.table1]`` names, with their labels and level labels.
 
 Categories are listed in the order of the study definition where it defines one, then alphabetically;
 percentages are of all patients. A missing value is counted as "not recorded", never dropped silently.
@@ -6,13 +7,14 @@ percentages are of all patients. A missing value is counted as "not recorded", n
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
 
-from config.study import StudyDefinition
+from config.study import Fact, StudyDefinition
 from reports import formatting as fmt
+from reports import labels
 
 NOT_RECORDED = "not recorded"
 
@@ -21,14 +23,16 @@ def _count(n: int, total: int) -> str:
     return f"{n} ({fmt.percent(100 * n / total)})" if total else str(n)
 
 
-def _categorical(title: str, values: pd.Series, order: Iterable[str] = ()) -> list[dict[str, Any]]:
+def _categorical(title: str, values: pd.Series, order: Iterable[str] = (),
+                 names: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     text = values.fillna(NOT_RECORDED).astype(str)
     counts = text.value_counts()
     known = [c for c in order if c in counts.index]
     rest = sorted(c for c in counts.index if c not in known and c != NOT_RECORDED)
     levels = known + rest + ([NOT_RECORDED] if NOT_RECORDED in counts.index else [])
     rows: list[dict[str, Any]] = [{"label": title, "value": "", "level": 0}]
-    rows += [{"label": level, "value": _count(int(counts[level]), len(values)), "level": 1} for level in levels]
+    rows += [{"label": (names or {}).get(level, level), "value": _count(int(counts[level]), len(values)), "level": 1}
+             for level in levels]
     return rows
 
 
@@ -42,34 +46,51 @@ def _age(values: pd.Series) -> list[dict[str, Any]]:
     ]
 
 
-def _diagnoses(category: pd.Series, diagnosis: pd.Series) -> list[dict[str, Any]]:
-    rows = _categorical("Tumour category", category, ["primary", "secondary"])
-    pairs = pd.DataFrame({"category": category.fillna(NOT_RECORDED), "diagnosis": diagnosis.fillna(NOT_RECORDED)})
-    counts = pairs.value_counts().sort_index()
-    rows.append({"label": "Diagnosis", "value": "", "level": 0})
-    for key, k in counts.items():
-        cat, dx = key if isinstance(key, tuple) else (NOT_RECORDED, str(key))
-        rows.append({"label": f"{dx} ({cat})", "value": _count(int(k), len(pairs)), "level": 1})
+def _details(fact: Fact, detail: pd.Series, group: Fact, groups: pd.Series) -> list[dict[str, Any]]:
+    """A diagnosis detail with its group beside it (``osteosarcoma (primary)``), in the group's level order."""
+    pairs = pd.DataFrame({"group": groups.fillna(NOT_RECORDED).astype(str),
+                          "detail": detail.fillna(NOT_RECORDED).astype(str)})
+    order = {level: i for i, level in enumerate(group.levels)}
+    counts = pairs.value_counts()
+    keys = sorted((key for key in counts.index if isinstance(key, tuple)),
+                  key=lambda k: (order.get(str(k[0]), len(order)), str(k[0]) == NOT_RECORDED, str(k[0]), str(k[1])))
+    rows: list[dict[str, Any]] = [{"label": fact.label, "value": "", "level": 0}]
+    for grp, text in keys:
+        shown = labels.inline(group.level_label(str(grp))) if grp != NOT_RECORDED else NOT_RECORDED
+        rows.append({"label": f"{fact.level_label(str(text))} ({shown})", "value": _count(int(counts[(grp, text)]),
+                                                                                           len(pairs)), "level": 1})
     return rows
 
 
-COLUMNS = ("sex", "age_at_surgery", "tumor_category", "diagnosis", "enneking_zones", "zone_iv",
-           "resection_margin", "reconstruction")
+def _flag(fact: Fact, values: pd.Series, nested: bool) -> dict[str, Any]:
+    """A 0/1 rule fact as one row, ``n (%)``; under the fact it is derived from when it follows it."""
+    flags = pd.to_numeric(values, errors="coerce")
+    return {"label": fact.short_label if nested else fact.label, "value": _count(int((flags == 1).sum()), len(values)),
+            "level": 1 if nested else 0}
 
 
 def table1(cohort: pd.DataFrame, study: StudyDefinition) -> list[dict[str, Any]]:
-    """Rows ``{label, value, level}``: level 0 is a heading row, level 1 a category under it."""
-    n = len(cohort)
-    frame = cohort.reindex(columns=list(COLUMNS))  # an absent column reads as "not recorded"
-    zone_iv = pd.to_numeric(frame["zone_iv"], errors="coerce")
-    rows: list[dict[str, Any]] = [{"label": "Patients", "value": str(n), "level": 0}]
-    rows += _categorical("Sex", frame["sex"], ["male", "female"])
+    """Rows ``{label, value, level}``: level 0 is a heading row, level 1 a category under it. After sex and
+    age, the facts of the plan's ``[analysis.table1]`` (every fact when it names none) in its order: a 0/1 flag
+    as ``n (%)`` (nested under the fact it is a rule over when it follows that fact), any other fact by its
+    levels in the study file's order, then alphabetically; a diagnosis detail with its diagnosis group."""
+    names = [name for name in (study.analysis.table1_facts or tuple(study.facts)) if name in study.facts]
+    frame = cohort.reindex(columns=[labels.SEX, "age_at_surgery", *study.facts])  # absent: "not recorded"
+    group = next((f for f in study.facts.values() if f.source == "diagnosis_group" and f.name in cohort), None)
+    rows: list[dict[str, Any]] = [{"label": "Patients", "value": str(len(cohort)), "level": 0}]
+    rows += _categorical(labels.BUILTIN_LABELS[labels.SEX], frame[labels.SEX], ["male", "female"])
     rows += _age(frame["age_at_surgery"])
-    rows += _diagnoses(frame["tumor_category"], frame["diagnosis"])
-    rows += _categorical("Enneking zones", frame["enneking_zones"])
-    rows.append({"label": "Zone IV involved", "value": _count(int((zone_iv == 1).sum()), n), "level": 1})
-    rows += _categorical("Resection margin", frame["resection_margin"], list(study.margin_values))
-    rows += _categorical("Reconstruction", frame["reconstruction"], list(study.index_procedure))
+    previous = ""
+    for name in names:
+        fact = study.facts[name]
+        if fact.is_flag:
+            rows.append(_flag(fact, frame[name], nested=bool(previous) and fact.rule_fact == previous))
+            continue  # a flag does not interrupt the fact it is nested under
+        if fact.source == "diagnosis_detail" and group is not None:
+            rows += _details(fact, frame[name], group, frame[group.name])
+        else:
+            rows += _categorical(fact.label, frame[name], fact.levels, fact.level_labels)
+        previous = name
     return rows
 
 

@@ -2,7 +2,7 @@
 
 ``fixtures/`` holds one run's files: ``cohort.csv`` and ``measures.csv`` (hand-made, 7 patients as in
 the abstract), ``results.json`` (the analysis package run on those tables by ``make_results.py``, results.json
-schema 2.0), ``results_minimal.json``
+schema 3.1), ``results_minimal.json``
 (hand-made with only the keys of issue 6, warnings without scopes), ``data_quality.json`` (the public
 summary of schema 2, as the service writes it), the run manifest ``run.json``, and ``previous/``: the run
 before (one patient fewer, an event and values different; its ``data_quality.json`` is the older log with

@@ -38,7 +38,7 @@ def test_the_cover_opens_with_a_bottom_line_hedged_by_patients_and_events(pages:
     text = bottom_line(pages[0])
     assert "7 patients operated between June 2022 and December 2023 were followed for a median of 10.1 months" in text
     assert "Median VAS fell from 7.0 to 2.5 and median KPS rose from 60 to 80 (pre-op to 6 months)" in text
-    assert "With 7 patients and 3 progression events, estimates are imprecise" in text
+    assert "With 7 patients and 3 progression-free survival events, estimates are imprecise" in text
     assert "inconclusive: they can neither show nor rule out a difference" in text
     assert "no effect" not in text.lower() and "does not affect" not in text
     assert 3 <= text.count(". ") + 1 <= 6  # three or four sentences, not a page
@@ -121,7 +121,7 @@ def test_patient_flow_counts_exclusions_by_reason_and_analysed_patients_per_outc
 def test_lost_to_follow_up_are_the_living_without_contact_in_the_six_months_before_the_cut_off() -> None:
     cohort = pd.DataFrame({
         "study_id": ["a", "b", "c"], "surgery_date": ["2023-01-01", "2023-01-01", "2023-01-01"],
-        "followup_months": [17.0, 8.0, 8.0], "os_event": [0, 0, 1],
+        "followup_months": [17.0, 8.0, 8.0], "death": [0, 0, 1],
     })
     assert flow.lost_to_followup(cohort, date(2024, 6, 30)) == 1  # b: 10 months without contact; c died
     assert flow.lost_to_followup(cohort, None) is None
@@ -164,7 +164,9 @@ def test_swimmer_lanes_in_order_of_surgery_mark_progression_death_revision_and_t
     study: StudyDefinition
 ) -> None:
     cohort = pd.read_csv(FIXTURES / "cohort.csv", dtype={"study_id": str})
-    lanes = swimmer.lanes(cohort, date(2024, 6, 30), list(study.complications), list(study.events), ["revision"])
+    lanes = swimmer.lanes(cohort, date(2024, 6, 30), list(study.complications), list(study.events), ["revision"],
+                          endpoints=swimmer.lane_endpoints(study))
+    assert swimmer.lane_endpoints(study).progression == ("pfs_months", "pfs_event")  # the endpoint with the events
     assert [lane.study_id for lane in lanes] == list(cohort.sort_values("surgery_date")["study_id"])
     by_id = {lane.study_id: lane for lane in lanes}
     assert by_id["PO-A41E07"].progression == 5.1 and by_id["PO-A41E07"].reoperations == (8.3,)
@@ -284,7 +286,7 @@ def test_complications_carry_their_timing_in_days_from_surgery(pages: list[str])
 
 
 def test_no_column_name_level_code_path_or_library_warning_reaches_the_page(pages: list[str]) -> None:
-    text = " ".join(pages)
+    text = " ".join(pages).split("F. Codebook of the tables")[0]  # the codebook names the columns, by design
     for raw in ("tumor_category", "zone_iv", "no_zone_iv", "sij_contralateral_mm", "resection_margin",
                 "msts93", "= primary", "= 0 ", "lifelines warns", "repeated_measures", "survival.os",
                 "p_floor"):
@@ -302,16 +304,20 @@ def test_no_column_name_level_code_path_or_library_warning_reaches_the_page(page
     ("1 event(s) for 5 term(s): 0.2 per term", "1 event for 5 terms: 0.2 per term"),
     ("the estimate is zone_iv: HR 1.15", "the estimate is zone IV involvement: HR 1.15"),
 ])
-def test_warnings_are_told_in_clinical_words(message: str, words: str) -> None:
-    assert labels.clinical(message) == words
+def test_warnings_are_told_in_clinical_words(message: str, words: str, study: StudyDefinition) -> None:
+    assert labels.Labels(study).clinical(message) == words
 
 
-def test_results_paths_are_told_as_the_figures_they_name() -> None:
-    assert labels.describe_path("paired.sij_contralateral_mm.no_zone_iv.wilcoxon") == \
+def test_results_paths_are_told_as_the_figures_they_name(study: StudyDefinition) -> None:
+    said = labels.Labels(study)
+    assert said.describe_path("paired.sij_contralateral_mm.no_zone_iv.wilcoxon") == \
         "SIJ (mm), no zone IV involvement, signed-rank test"
-    assert labels.describe_path("survival.pfs.cox.univariable.sex") == \
+    assert said.describe_path("survival.pfs.cox.univariable.sex") == \
         "Progression-free survival, Cox model, univariable, sex"
-    assert labels.describe_path("implant.survival.landmarks") == "Implant survival, landmark estimates"
+    assert said.describe_path("implant.survival.landmarks") == "Implant survival, landmark estimates"
+    assert said.describe_path("repeated_measures.vas.timepoints.1m") == "VAS, 1 month"
+    assert labels.Labels().describe_path("paired.sij_contralateral_mm.zone_iv") == \
+        "Sij contralateral mm, zone iv"  # without a study definition: the keys, in words
 
 
 def test_decimals_follow_the_measure_and_confidence_intervals_read_low_to_high(pages: list[str]) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from config.study import load_study
 from reports.caveats import Caveats
+from reports.labels import Labels
 
 WARNINGS = [
     {"code": "small_n", "message": "log-rank test on n = 7", "scope": "survival.os.logrank.sex"},
@@ -30,9 +32,12 @@ def test_a_caveat_applies_above_and_below_its_scope_but_not_to_siblings() -> Non
 
 
 def test_unscoped_warnings_are_matched_by_their_words() -> None:
-    caveats = Caveats(WARNINGS)
+    """The words come from the study file's labels of the plan's instruments and endpoints."""
+    caveats = Caveats(WARNINGS, Labels(load_study()))
     assert caveats.refs("repeated_measures.vas.friedman") == "[5]"
     assert caveats.refs("repeated_measures.kps") == ""
+    assert Caveats(WARNINGS).refs("repeated_measures.vas.friedman") == ""  # no study: no words to match
+    assert Caveats(WARNINGS).refs("events") == ""
 
 
 def test_reason_and_cited() -> None:

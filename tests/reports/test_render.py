@@ -17,8 +17,8 @@ SECTIONS = [
     "Key findings",
     "Patient flow and follow-up",
     "Table 1: patients",
-    "Pain and performance status",
-    "Function and pelvic stability",
+    "VAS and KPS over time",
+    "MSTS 93 and SIJ before and after",
     "Complications, events and implant outcome",
     "Survival",
     "Methods",
@@ -28,6 +28,7 @@ SECTIONS = [
     "C. Measurements by patient and timepoint, in order of surgery",
     "D. Change log",
     "E. Analysis warnings",
+    "F. Codebook of the tables",
 ]
 FURNITURE = re.compile(r"\s*(Pelvic prosthesis outcomes Data cut-off \S+ \S+ UTC )?Run \S+ Page \d+ of \d+$")
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from analysis import AnalysisPlan, analyse, assess_claims
+from analysis import analyse, assess_claims, plan_from_study
 from config.study import StudyDefinition
 from reports import render_report
 from tests.reports.conftest import FIXTURES, manifest, pdf_pages
@@ -27,8 +26,7 @@ def run_folder(target: Path, study: StudyDefinition, cohort: pd.DataFrame, measu
     measures.to_csv(target / "measures.csv", index=False)
     patients = pd.read_csv(target / "cohort.csv", dtype={"study_id": str})
     values = pd.read_csv(target / "measures.csv", dtype={"study_id": str})
-    plan = AnalysisPlan(**asdict(study.analysis), event_flags=(*study.flag_columns, "death"))
-    results = analyse(patients, values, plan).to_dict()
+    results = analyse(patients, values, plan_from_study(study)).to_dict()
     results["claims"] = [verdict.as_dict() for verdict in assess_claims(results, study.claims)]
     (target / "results.json").write_text(json.dumps(results, allow_nan=False), encoding="utf-8")
     (target / "data_quality.json").write_text((FIXTURES / "data_quality.json").read_text(encoding="utf-8"))
@@ -60,7 +58,8 @@ def test_an_empty_cohort_renders_a_report_that_says_nothing_is_estimable(tmp_pat
     assert "Overall survival, median not estimable; 0 events in 0" in text
     assert "reverse Kaplan–Meier median not estimable" in text
     assert "Patients no longer in the cohort 6" in text  # the change log still compares with the previous run
-    assert html.count("No patients: not estimable") == 2  # both Kaplan–Meier charts say so instead of a curve
+    # every Kaplan–Meier chart (OS, PFS and implant survival) says so instead of a curve
+    assert html.count("No patients: not estimable") == html.count('<figure class="km">') == 3
     assert "median not reached" not in text
 
 
