@@ -117,3 +117,9 @@ def test_timepoints_sit_at_their_window_target_in_months() -> None:
     axis = figures.time_axis(load_study())
     assert [axis.month(t) for t in TIMEPOINTS] == [0.0, 1.0, 3.0, 6.0]
     assert [axis.tick(t) for t in TIMEPOINTS] == ["Pre-op", "1", "3", "6"]
+
+
+def test_long_panel_titles_wrap_above_their_panel_with_n_on_its_own_line() -> None:
+    assert charts._panel_title("SIJ, no zone IV involved (n = 4)", 3) == "SIJ, no zone IV involved (n = 4)"
+    assert charts._panel_title("TESS, uncemented (press-fit) stem (n = 16)", 4) == \
+        "TESS, uncemented\n(press-fit) stem\n(n = 16)"
