@@ -35,7 +35,7 @@ def schedule(study: StudyDefinition, measures: pd.DataFrame) -> list[tuple[str, 
     repeated-measures plan at its time points, the instruments of the paired comparisons at their two time
     points, and any other instrument at the time points the study has used it at (found in ``measures``).
     """
-    explicit: dict[str, tuple[str, ...]] = dict(getattr(study, "followup_schedule", {}) or {})
+    explicit: dict[str, tuple[str, ...]] = dict(study.followup_schedule)
     if not explicit:
         for spec in study.analysis.repeated:
             explicit[spec.instrument] = (*explicit.get(spec.instrument, ()), *spec.timepoints)

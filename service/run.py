@@ -348,11 +348,12 @@ def _followup(plan: RunPlan, run_dir: Path, pool: _Pool, previous: str | None) -
 
 
 def _analysis_plan(study: StudyDefinition, sites: list[str]) -> AnalysisPlan:
-    """The study's plan; with several sites, site is a factor of the log-rank tests and a Cox term."""
+    """The study's plan; with several sites, the site is a factor of the log-rank tests, and a Cox covariate or
+    (``[analysis.survival] site = "stratum"``) the stratum of every Cox model."""
     plan = analysis_plan(study)
     if len(sites) < 2:
         return plan
-    return plan.with_factor(Covariate("site", sites[0], tuple(sites[1:])))
+    return plan.with_factor(Covariate("site", sites[0], tuple(sites[1:])), cox=study.analysis.survival.site)
 
 
 def _codebook(study: StudyDefinition, *, multisite: bool) -> pd.DataFrame:

@@ -121,3 +121,26 @@ def test_pooling_reads_the_sites_pseudonymised_exports_and_checks_their_hashes(t
     tampered.write_text(tampered.resolve().read_text().replace(",female,", ",male,", 1))
     assert main(["run", "--source", str(tmp_path / "north"), "--source", str(tmp_path / "south"),
                  "--out", str(tmp_path / "pooled2")]) == 4
+
+
+def test_the_study_file_can_make_the_site_a_cox_stratum_not_a_term(tmp_path: Path) -> None:
+    study = tmp_path / "study.toml"
+    text = resources.files("config").joinpath("study.toml").read_text(encoding="utf-8")
+    assert text.count("[analysis.survival]\n") == 1
+    study.write_text(text.replace("[analysis.survival]\n", '[analysis.survival]\nsite = "stratum"\n'))
+    north, south = site(tmp_path / "north"), site(tmp_path / "south")
+    out = tmp_path / "out"
+    assert main(["run", "--study", str(study), "--source", str(north), "--source", str(south), "--out", str(out)]) == 0
+    survival = json.loads((out / "results.json").read_text())["survival"]
+    for endpoint in ("os", "pfs"):
+        cox = survival[endpoint]["cox"]
+        assert "site" in survival[endpoint]["logrank"]  # still a log-rank factor
+        assert cox["multivariable"]["strata"] == ["site"]
+        assert all(term["strata"] == ["site"] for term in cox["univariable"])
+        assert not [t for t in cox["multivariable"]["terms"] if t["covariate"] == "site"]
+        assert not [t for t in cox["univariable"] if t["covariate"] == "site"]
+
+    default = tmp_path / "default"
+    assert main(["run", "--source", str(north), "--source", str(south), "--out", str(default)]) == 0
+    cox = json.loads((default / "results.json").read_text())["survival"]["pfs"]["cox"]
+    assert cox["multivariable"]["strata"] == [] and [t for t in cox["univariable"] if t["covariate"] == "site"]
