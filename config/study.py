@@ -199,12 +199,6 @@ class AnalysisSettings:
 
     quantile_type: int = 7
     alpha: float = 0.05
-    # To be removed (issue 13): repeated_instruments, repeated_timepoints, msts_timepoints, sij_timepoints;
-    # read `repeated` and `paired` instead.
-    repeated_instruments: tuple[str, ...] = ()
-    repeated_timepoints: tuple[str, ...] = ()
-    msts_timepoints: tuple[str, ...] = ()
-    sij_timepoints: tuple[str, ...] = ()
     min_n_for_test: int = 10
     min_events_per_covariate: int = 10
     landmark_months: tuple[float, ...] = (6, 12, 24)
@@ -634,11 +628,6 @@ class Table1Table(FileModel):
 class AnalysisTable(FileModel):
     quantile_type: int = _ANALYSIS.quantile_type
     alpha: float = Field(_ANALYSIS.alpha, gt=0, lt=1)
-    # To be removed (issue 13): the four lists below; None: from [[analysis.repeated]] / the old defaults.
-    repeated_instruments: list[str] | None = None
-    repeated_timepoints: list[str] | None = None
-    msts_timepoints: Annotated[list[str], AfterValidator(_pair)] | None = None
-    sij_timepoints: Annotated[list[str], AfterValidator(_pair)] | None = None
     repeated: list[RepeatedTable] = Field(default_factory=list)
     paired: list[PairedTable] = Field(default_factory=list)
     survival: SurvivalTable = Field(default_factory=SurvivalTable)
@@ -656,13 +645,6 @@ class AnalysisTable(FileModel):
         if not 1 <= value <= 9:
             raise invalid(f"{value} is not a Hyndman-Fan sample-quantile type",
                           "use an integer from 1 to 9 (7 is R's default)")
-        return value
-
-    @field_validator("repeated_timepoints")
-    @classmethod
-    def _two_or_more(cls, value: list[str] | None) -> list[str] | None:
-        if value is not None and len(set(value)) < 2:
-            raise invalid("fewer than two distinct timepoints", 'list at least two, e.g. ["pre", "1m", "3m"]')
         return value
 
 
@@ -795,6 +777,8 @@ def _study_error(exc: ValidationError) -> ConfigError:
     loc = tuple(error["loc"])
     name, leaf = field_name("", loc), str(loc[-1]) if loc else ""
     kind, at = error["type"], _annotation_at(loc)
+    if kind == "extra_forbidden" and loc[:1] == ("analysis",) and leaf in _RETIRED:
+        return ConfigError(name, "no longer read (issue 13)", _RETIRED[leaf])
     if kind == "extra_forbidden":
         parent = _annotation_at(loc[:-1])
         allowed = sorted(info.alias or key for key, info in parent.model_fields.items()) if _is_model(parent) else []
@@ -810,6 +794,15 @@ def _study_error(exc: ValidationError) -> ConfigError:
     if kind == "dict_type":
         return ConfigError(name, "not a table", f"write a [{name}] table")
     return config_error(exc, StudyFile, "")
+
+
+_REPEATED = 'write a [[analysis.repeated]] block per instrument: instrument = "...", timepoints = [...]'
+_PAIRED = 'write a [[analysis.paired]] block: instrument = "...", timepoints = ["before", "after"] (by = "FACT")'
+_RETIRED = {
+    "repeated_instruments": _REPEATED, "repeated_timepoints": _REPEATED,
+    "msts_timepoints": _PAIRED, "sij_timepoints": _PAIRED,
+}
+"""Fields of the [analysis] table before issue 13, and what replaces them."""
 
 
 def _is_model(annotation: Any) -> bool:
@@ -849,7 +842,8 @@ def _annotation_at(loc: tuple[int | str, ...]) -> Any:
 
 
 def _check_across_tables(file: StudyFile) -> None:
-    _check_old_analysis(file)
+    if file.analysis.baseline_timepoint is not None:
+        _known_timepoint(file, "analysis.baseline_timepoint", file.analysis.baseline_timepoint)
     for key in file.events:
         if key in file.complications or key == "death":
             raise ConfigError(f"events.{key}", "name already used by a complication or the death flag",
@@ -867,21 +861,6 @@ def _check_across_tables(file: StudyFile) -> None:
         _known_instrument(file, f"followup.schedule.{name}", name)
         for timepoint in timepoints:
             _known_timepoint(file, f"followup.schedule.{name}", timepoint)
-
-
-def _check_old_analysis(file: StudyFile) -> None:
-    """To be removed with the old [analysis] lists (issue 13)."""
-    analysis = file.analysis
-    for name in analysis.repeated_instruments or ():
-        if name not in file.instruments:
-            raise ConfigError("analysis.repeated_instruments", f"unknown instrument {name!r}",
-                              f"define [instruments.{name}] or use one of: {', '.join(file.instruments)}")
-    named = {key: getattr(analysis, key) or [] for key in ("repeated_timepoints", "msts_timepoints", "sij_timepoints")}
-    if analysis.baseline_timepoint is not None:
-        named["baseline_timepoint"] = [analysis.baseline_timepoint]
-    for key, timepoints in named.items():
-        for timepoint in timepoints:
-            _known_timepoint(file, f"analysis.{key}", timepoint)
 
 
 def _known_timepoint(file: StudyFile, where: str, timepoint: str) -> None:
@@ -1175,11 +1154,6 @@ def _analysis(file: StudyFile) -> AnalysisSettings:
     fields: dict[str, Any] = {key: tuple(value) if isinstance(value, list) else value
                               for key, value in spec.model_dump(include=scalars).items()}
     repeated = tuple(RepeatedSpec(r.instrument, tuple(r.timepoints)) for r in spec.repeated)
-    # To be removed (issue 13): the old lists, as written or from [[analysis.repeated]], else the old defaults.
-    old = {"repeated_instruments": spec.repeated_instruments or ([r.instrument for r in repeated] or None),
-           "repeated_timepoints": spec.repeated_timepoints or (list(repeated[0].timepoints) if repeated else None),
-           "msts_timepoints": spec.msts_timepoints, "sij_timepoints": spec.sij_timepoints}
-    fields |= {key: tuple(value) for key, value in old.items() if value}
     survival = spec.survival
     return AnalysisSettings(
         **fields,

@@ -73,7 +73,7 @@ def test_full_system_uri_is_accepted_without_an_alias() -> None:
         ("timepoints", {"1m": {"window": [15, 45], "rule": "nearest", "target": 30}}, "timepoints.1m.rule"),
         ("timepoints", {"1m": {"window": [15, 45], "rule": "closest"}}, "timepoints.1m.target"),
         ("analysis", {"quantile_type": 12}, "analysis.quantile_type"),
-        ("analysis", {"msts_timepoints": ["pre", "2y"]}, "analysis.msts_timepoints"),
+        ("analysis", {"baseline_timepoint": "2y"}, "analysis.baseline_timepoint"),
         ("quality_gates", {"max_cohort_shrink": "two"}, "quality_gates.max_cohort_shrink"),
     ],
 )

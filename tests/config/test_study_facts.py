@@ -96,14 +96,11 @@ def test_the_old_tables_are_unknown_fields() -> None:
     assert (error.field, error.problem) == ("resection_margin", "unknown field") and "facts" in error.fix
 
 
-def test_a_study_without_the_old_lists_loads() -> None:
-    raw = default_raw()
-    for key in ("repeated_instruments", "repeated_timepoints", "msts_timepoints", "sij_timepoints"):
-        del raw["analysis"][key]
-    study = parse_study(raw)
-    assert study.analysis.repeated_instruments == ("vas", "kps")  # from [[analysis.repeated]]
-    assert study.analysis.repeated_timepoints == ("pre", "1m", "3m", "6m")
-    assert study.analysis.msts_timepoints == () == study.analysis.sij_timepoints  # no pelvic defaults
+def test_the_retired_analysis_lists_point_at_their_tables() -> None:
+    for key, table in (("repeated_instruments", "[[analysis.repeated]]"), ("msts_timepoints", "[[analysis.paired]]")):
+        error = error_of(patched(("analysis", key), ["pre", "3m"]))
+        assert (error.field, error.problem) == (f"analysis.{key}", "no longer read (issue 13)")
+        assert table in error.fix
 
 
 def test_a_study_without_diagnosis_progression_endpoints_or_plan_loads() -> None:
